@@ -1,0 +1,109 @@
+import type { IncomingMessage } from 'node:http';
+import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
+import { SwitchboardError } from '../errors.js';
+import type { Hub, Route, RouteOptions, UpgradeContext } from '../hub/index.js';
+
+declare module 'ws' {
+  interface WebSocket {
+    /** What the route's `authenticate` returned for this connection. */
+    principal?: unknown;
+  }
+}
+
+const CONTEXT = new WeakMap<IncomingMessage, UpgradeContext>();
+
+/** The hub's view of a handshake (params, principal, identity), from the `req` of a `'connection'` event. */
+export function contextOf<Principal = unknown>(req: IncomingMessage): UpgradeContext<Principal> | undefined {
+  return CONTEXT.get(req) as UpgradeContext<Principal> | undefined;
+}
+
+/** `ws` options without the ones the hub owns (it listens, it routes). */
+export type WsRouteServerOptions = Omit<ServerOptions, 'server' | 'port' | 'noServer' | 'path'> & { path?: string };
+
+/**
+ * Mounts a `ws` server on a route: given options, creates one in `noServer` mode; given a
+ * `WebSocketServer`, checks that it does not listen by itself (that would be a second owner of
+ * 'upgrade'). The route's checks run first; then `ws` does the protocol and emits `'connection'`.
+ */
+export function mountWs(
+  hub: Hub,
+  pattern: string,
+  wssOrOptions: WebSocketServer | WsRouteServerOptions = {},
+  routeOptions?: RouteOptions,
+): { wss: WebSocketServer; route: Route } {
+  const wss = isWebSocketServer(wssOrOptions) ? checkServer(wssOrOptions, pattern) : createServer(wssOrOptions, pattern);
+  const route = hub.addRoute({
+    pattern,
+    kind: 'ws',
+    options: routeOptions,
+    handle(req, socket, head, ctx) {
+      CONTEXT.set(req, ctx);
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        ws.principal = ctx.principal;
+        ctx.accept(ws);
+        // A client sending a bad frame makes ws emit 'error'; without a listener that would crash
+        // the process. The app's own listeners still get it.
+        ws.on('error', (error) => hub.reportError(error, { pattern, path: ctx.path, during: 'connection' }));
+        wss.emit('connection', ws, req);
+      });
+    },
+    dispose: () => new Promise<void>((resolve) => wss.close(() => resolve())),
+  });
+  return { wss, route };
+}
+
+function isWebSocketServer(value: unknown): value is WebSocketServer {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as WebSocketServer).handleUpgrade === 'function' &&
+    typeof (value as WebSocketServer).options === 'object'
+  );
+}
+
+function checkServer(wss: WebSocketServer, pattern: string): WebSocketServer {
+  const { options } = wss;
+  if (options.server || options.port != null) {
+    throw new SwitchboardError(
+      'ERR_WS_ATTACHED',
+      `hub.ws(${JSON.stringify(pattern)}) was given a WebSocketServer created with { ${options.server ? 'server' : 'port'} }: ` +
+        "it listens to 'upgrade' by itself, so it would race the hub for the same sockets. " +
+        'Create it with new WebSocketServer({ noServer: true }), or pass ws options instead of a server ' +
+        '(hub.ws(path, { maxPayload })), or leave the code as it is and run it under the guard ' +
+        '(node --import switchboard/register app.js).',
+    );
+  }
+  checkPath(options.path, pattern);
+  return wss;
+}
+
+function createServer(options: WsRouteServerOptions, pattern: string): WebSocketServer {
+  if (typeof options !== 'object' || options === null) {
+    throw new SwitchboardError(
+      'ERR_INVALID_OPTION',
+      `hub.ws(${JSON.stringify(pattern)}, options): expected a WebSocketServer created with { noServer: true } or an object of ws options.`,
+    );
+  }
+  for (const owned of ['server', 'port', 'noServer'] as const) {
+    if (owned in options) {
+      throw new SwitchboardError(
+        'ERR_INVALID_OPTION',
+        `hub.ws(${JSON.stringify(pattern)}, options): leave out "${owned}"; the hub owns the server and creates the WebSocketServer in noServer mode.`,
+      );
+    }
+  }
+  checkPath(options.path, pattern);
+  const { path: _path, ...rest } = options;
+  return new WebSocketServer({ ...rest, noServer: true });
+}
+
+/** A `path` on the ws server makes ws answer 400 to every other path, so it must be the route's. */
+function checkPath(path: string | undefined, pattern: string): void {
+  if (path !== undefined && path !== pattern) {
+    throw new SwitchboardError(
+      'ERR_INVALID_OPTION',
+      `hub.ws(${JSON.stringify(pattern)}): the WebSocketServer has path ${JSON.stringify(path)}, so ws would refuse every handshake the route sends it. ` +
+        'Leave the path out of the ws options; the route pattern decides.',
+    );
+  }
+}

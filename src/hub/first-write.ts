@@ -1,0 +1,47 @@
+import type { Duplex } from 'node:stream';
+
+/**
+ * Calls `onFirstWrite` with the first bytes a route's library writes on a handshake socket, then
+ * gets out of the way. Libraries answer a handshake by writing a status line themselves (`ws`
+ * writes `101` or its own `400`), so this is how the hub learns that a route answered, and how,
+ * without any cooperation from the library.
+ */
+export function onFirstWrite(socket: Duplex, onFirstWrite: (chunk: unknown) => void): () => void {
+  // Own properties shadow the prototype's methods; putting back what was there restores them exactly.
+  const target = socket as unknown as Record<'write' | 'end', unknown>;
+  const before = {
+    write: Object.getOwnPropertyDescriptor(target, 'write'),
+    end: Object.getOwnPropertyDescriptor(target, 'end'),
+  };
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    for (const key of ['write', 'end'] as const) {
+      const descriptor = before[key];
+      if (descriptor) Object.defineProperty(target, key, descriptor);
+      else delete target[key];
+    }
+  };
+  const seen = (chunk: unknown) => {
+    restore();
+    onFirstWrite(chunk);
+  };
+  target.write = function write(this: Duplex, chunk: unknown, ...rest: unknown[]) {
+    seen(chunk);
+    return (this.write as (...args: unknown[]) => boolean)(chunk, ...rest);
+  };
+  target.end = function end(this: Duplex, chunk?: unknown, ...rest: unknown[]) {
+    seen(typeof chunk === 'function' ? undefined : chunk);
+    return (this.end as (...args: unknown[]) => Duplex)(chunk, ...rest);
+  };
+  return restore;
+}
+
+/** The status code of an HTTP/1.x status line at the start of `chunk`, if there is one. */
+export function statusOf(chunk: unknown): number | undefined {
+  if (chunk === undefined || chunk === null) return undefined;
+  const text = typeof chunk === 'string' ? chunk.slice(0, 16) : Buffer.isBuffer(chunk) ? chunk.toString('latin1', 0, 16) : '';
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+  return match ? Number(match[1]) : undefined;
+}

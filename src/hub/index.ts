@@ -1,0 +1,19 @@
+export { callSite } from './call-site.js';
+export { type ConnectionEvent, Hub, type HubEvents } from './hub.js';
+export { consoleLogger, type Logger } from './logger.js';
+export type { HubOptions, ResolvedHubOptions } from './options.js';
+export { existingHub, hubFor } from './registry.js';
+export { writeRejection } from './reject.js';
+export { parseRequestTarget, type RequestTarget } from './request-target.js';
+export { Route, type RouteSpec } from './route.js';
+export type {
+  Closable,
+  CloseOptions,
+  HubStats,
+  Identity,
+  RejectEvent,
+  RouteInfo,
+  RouteOptions,
+  UpgradeContext,
+  UpgradeHandler,
+} from './types.js';

@@ -1,0 +1,84 @@
+import type { IncomingMessage } from 'node:http';
+
+/** The parts of a handshake request that routing looks at, parsed once per handshake. */
+export interface RequestTarget {
+  /** Path as sent (not decoded), without query string. */
+  path: string;
+  /** Query string without the `?`, or `''`. */
+  rawQuery: string;
+  /** Host name, lower case, without port. */
+  host: string | undefined;
+  /** Offered `Sec-WebSocket-Protocol` values, in the client's order. */
+  protocols: string[];
+}
+
+export interface BadTarget {
+  status: 400;
+  reason: string;
+}
+
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\//i;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control bytes is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const BAD_ESCAPE = /%(?![0-9a-f]{2})/i;
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+
+/**
+ * Refuses what two components could read differently (dot segments, malformed escapes, control
+ * bytes): a proxy that normalises `/chat/../admin` and a router that does not would disagree on
+ * which service a socket belongs to.
+ */
+export function parseRequestTarget(req: IncomingMessage): RequestTarget | BadTarget {
+  const url = req.url ?? '';
+  let hostFromTarget: string | undefined;
+  let rest: string;
+  if (url.startsWith('/')) {
+    rest = url;
+  } else if (ABSOLUTE_FORM.test(url)) {
+    const authorityStart = url.indexOf('//') + 2;
+    let pathStart = url.slice(authorityStart).search(/[/?#]/);
+    pathStart = pathStart === -1 ? url.length : authorityStart + pathStart;
+    hostFromTarget = url.slice(authorityStart, pathStart);
+    rest = url.slice(pathStart);
+    if (!rest.startsWith('/')) rest = `/${rest}`;
+  } else {
+    return { status: 400, reason: 'request target must be a path or an absolute URL' };
+  }
+
+  const fragment = rest.indexOf('#');
+  if (fragment !== -1) rest = rest.slice(0, fragment);
+  const queryStart = rest.indexOf('?');
+  const path = queryStart === -1 ? rest : rest.slice(0, queryStart);
+  const rawQuery = queryStart === -1 ? '' : rest.slice(queryStart + 1);
+
+  if (CONTROL.test(path)) return { status: 400, reason: 'control characters in path' };
+  if (BAD_ESCAPE.test(path)) return { status: 400, reason: 'invalid percent-encoding in path' };
+  if (DOT_SEGMENT.test(path)) return { status: 400, reason: 'dot segments in path' };
+
+  // RFC 9112 §3.2.2: an absolute-form target's authority wins over the Host header.
+  const host = hostName(hostFromTarget ?? req.headers.host);
+  const offered = req.headers['sec-websocket-protocol'];
+  const protocols = offered
+    ? offered
+        .split(',')
+        .map((value) => value.trim())
+        .filter(Boolean)
+    : [];
+  return { path, rawQuery, host, protocols };
+}
+
+export function isBadTarget(target: RequestTarget | BadTarget): target is BadTarget {
+  return (target as BadTarget).status !== undefined;
+}
+
+function hostName(authority: string | undefined): string | undefined {
+  if (!authority) return undefined;
+  const at = authority.lastIndexOf('@');
+  const hostPort = at === -1 ? authority : authority.slice(at + 1);
+  if (hostPort.startsWith('[')) {
+    const end = hostPort.indexOf(']');
+    return (end === -1 ? hostPort : hostPort.slice(0, end + 1)).toLowerCase();
+  }
+  const colon = hostPort.indexOf(':');
+  return (colon === -1 ? hostPort : hostPort.slice(0, colon)).toLowerCase();
+}

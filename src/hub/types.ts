@@ -1,0 +1,107 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/** Who a connection belongs to, as `identify` returns it. */
+export interface Identity {
+  userId?: string;
+  tenantId?: string;
+}
+
+/** Per-route checks and policy, applied before any library sees the socket. */
+export interface RouteOptions<Principal = unknown> {
+  /** Allowed `Origin` values, or a predicate. Refused → 403. A request without `Origin` (not a browser) passes a list. */
+  origins?: readonly string[] | ((origin: string | undefined) => boolean);
+  /** Returns the principal, or `null` to refuse (401). May be async; a throw also refuses. */
+  authenticate?: (req: IncomingMessage) => Principal | null | undefined | Promise<Principal | null | undefined>;
+  /** Open connections on this route beyond which handshakes get 503. */
+  maxConnections?: number;
+  /** Only requests for this host (`example.com` or `*.example.com`). */
+  host?: string;
+  /** Only requests offering this `Sec-WebSocket-Protocol`. */
+  protocol?: string;
+  /** Maps a principal to its user and tenant; defaults to the principal's own `userId` and `tenantId`. */
+  identify?: (principal: Principal, req: IncomingMessage) => Identity | null | undefined;
+  /** Per-user connection policy on this route. */
+  perUser?: { max: number; onExceed?: 'reject' | 'replace-oldest' };
+}
+
+/** Something the hub can close at shutdown; a `ws` WebSocket fits. */
+export interface Closable {
+  close(code?: number, reason?: string): void;
+  terminate?(): void;
+}
+
+/** What a route handler learns about the handshake it was given. */
+export interface UpgradeContext<Principal = unknown> {
+  /** Values of `:name` segments (and `*` for the rest of a prefix match), decoded. */
+  readonly params: Record<string, string>;
+  /** Request path without query string, as sent. */
+  readonly path: string;
+  /** Parsed query string. */
+  readonly query: URLSearchParams;
+  /** Host name, lower case, without port. */
+  readonly host: string | undefined;
+  /** `Sec-WebSocket-Protocol` values offered by the client. */
+  readonly protocols: readonly string[];
+  /** The route's pattern. */
+  readonly pattern: string;
+  /** What `authenticate` returned; `undefined` for a route without it. */
+  readonly principal: Principal | undefined;
+  /** Who the connection belongs to, from `identify`. */
+  readonly identity: Identity | undefined;
+  /**
+   * Tells the hub the handshake succeeded (a library that writes `101` is noticed without this)
+   * and, optionally, how to close the connection at shutdown.
+   */
+  accept(connection?: Closable): void;
+  /** Answers the handshake with an HTTP status and closes the socket. */
+  reject(status: number, reason?: string, headers?: Record<string, string | number>): void;
+}
+
+export type UpgradeHandler<Principal = unknown> = (
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  ctx: UpgradeContext<Principal>,
+) => void | Promise<void>;
+
+/** A route as `hub.routes()` reports it. */
+export interface RouteInfo {
+  pattern: string;
+  kind: string;
+  host?: string;
+  protocol?: string;
+  /** `file:line:column` of the user's code that registered it. */
+  owner?: string;
+  connections: number;
+}
+
+export interface HubStats {
+  /** Every `'upgrade'` event seen. */
+  upgrades: number;
+  /** Handshakes answered with `101`. */
+  accepted: number;
+  /** Handshakes answered with an error status, by status. */
+  rejected: Record<number, number>;
+  /** Handshakes whose client went away before an answer. */
+  aborted: number;
+  /** Errors reported through `hub.on('error')`. */
+  errors: number;
+  /** Open connections, all routes together. */
+  connections: number;
+}
+
+export interface RejectEvent {
+  status: number;
+  path: string;
+  reason: string;
+  pattern?: string;
+}
+
+export interface CloseOptions {
+  /** WebSocket close code sent to every open connection. Default 1001 (going away). */
+  code?: number;
+  reason?: string;
+  /** Connections still open after this are terminated. Default 5000. */
+  timeoutMs?: number;
+}

@@ -1,0 +1,18 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  // One entry per layer, so each is importable on its own (see package.json "exports").
+  entry: {
+    index: 'src/index.ts',
+    'router/index': 'src/router/index.ts',
+    'hub/index': 'src/hub/index.ts',
+    'adapters/index': 'src/adapters/index.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+  splitting: true,
+  treeshake: true,
+});
