@@ -259,7 +259,8 @@ describe('a hub without error listeners', () => {
     t.after(() => closeServer(server));
     assert.equal((await attempt(`${url}/boom`)).status, 500);
     assert.equal(logged.length, 1);
-    assert.equal(((logged[0]?.[0] as { err: Error }).err as Error).message, 'boom');
+    const [fields] = logged[0] ?? [{}];
+    assert.equal((fields as { err?: Error }).err?.message, 'boom');
     assert.equal(hub.stats().errors, 1);
   });
 });
