@@ -7,6 +7,7 @@ export default defineConfig({
     'router/index': 'src/router/index.ts',
     'hub/index': 'src/hub/index.ts',
     'adapters/index': 'src/adapters/index.ts',
+    'realtime/index': 'src/realtime/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -15,4 +16,6 @@ export default defineConfig({
   target: 'node20',
   splitting: true,
   treeshake: true,
+  // import.meta.url in the CommonJS build (optional peers are loaded with createRequire).
+  shims: true,
 });

@@ -4,7 +4,8 @@ export type SwitchboardErrorCode =
   | 'ERR_INVALID_OPTION'
   | 'ERR_ROUTE_CONFLICT'
   | 'ERR_WS_ATTACHED'
-  | 'ERR_HUB_CLOSED';
+  | 'ERR_HUB_CLOSED'
+  | 'ERR_MISSING_PEER';
 
 export class SwitchboardError extends Error {
   readonly code: SwitchboardErrorCode;

@@ -1,14 +1,25 @@
 import type { Server } from 'node:http';
+import { isDeepStrictEqual } from 'node:util';
+import type { Server as SocketIOServer, ServerOptions as SocketIOServerOptions } from 'socket.io';
 import type { WebSocketServer } from 'ws';
 import { mountHandler } from './adapters/handler.js';
+import { optionalRequire } from './adapters/optional-require.js';
+import { mountSocketIO } from './adapters/socketio.js';
 import { mountWs, type WsRouteServerOptions } from './adapters/ws.js';
 import { SwitchboardError } from './errors.js';
 import { Hub, type HubOptions, hubFor, type Route, type RouteOptions, type UpgradeHandler } from './hub/index.js';
+import { Realtime, type Target, type TargetOptions } from './realtime/index.js';
 
 export type SwitchboardOptions = HubOptions;
 
 /** The hub with its mounts: what `switchboard(server)` returns. */
 export class Switchboard extends Hub {
+  /** Users, tenants and the per-user policy. */
+  readonly realtime: Realtime = new Realtime(this);
+  private shared:
+    | { io: SocketIOServer; options: Partial<SocketIOServerOptions>; routeOptions: RouteOptions | undefined }
+    | undefined;
+
   /** Mounts a `ws` server on `pattern` and returns it (in noServer mode). */
   ws(pattern: string, wssOrOptions?: WebSocketServer | WsRouteServerOptions, routeOptions?: RouteOptions): WebSocketServer {
     return mountWs(this, pattern, wssOrOptions, routeOptions).wss;
@@ -21,6 +32,52 @@ export class Switchboard extends Hub {
     routeOptions?: RouteOptions<Principal>,
   ): Route {
     return mountHandler(this, pattern, handler, routeOptions);
+  }
+
+  /**
+   * Mounts a Socket.IO server created without an HTTP server (`new Server({ path })`): its
+   * WebSocket upgrades and long-polling requests under its path reach it. Returns `io`.
+   */
+  socketio<T extends SocketIOServer>(io: T, routeOptions?: RouteOptions): T {
+    mountSocketIO(this, io, routeOptions, this.realtime.gate);
+    this.realtime.ioServers.add(io);
+    return io;
+  }
+
+  /**
+   * The one shared Socket.IO server of this hub, created on the first call and returned on every
+   * later one, from any module; services take their own namespace (`hub.io().of('/admin')`).
+   * Options given on a later call must equal the first ones.
+   */
+  io(options?: Partial<SocketIOServerOptions>, routeOptions?: RouteOptions): SocketIOServer {
+    if (this.shared) {
+      const sameOptions = options === undefined || isDeepStrictEqual(options, this.shared.options);
+      const sameRoute = routeOptions === undefined || isDeepStrictEqual(routeOptions, this.shared.routeOptions);
+      if (!sameOptions || !sameRoute) {
+        throw new SwitchboardError(
+          'ERR_INVALID_OPTION',
+          `hub.io(): the shared Socket.IO server already exists with ${sameOptions ? 'other route options' : `options ${describe(this.shared.options)}`}; ` +
+            `this call asks for ${sameOptions ? 'different ones' : describe(options)}. There is one shared server per hub: give its options on the first call ` +
+            'and call hub.io() without options elsewhere, or create a separate server with hub.socketio(new Server({ path })).',
+        );
+      }
+      return this.shared.io;
+    }
+    const { Server: SocketIO } = optionalRequire<typeof import('socket.io')>('socket.io', 'hub.io()');
+    const io = new SocketIO(options) as SocketIOServer;
+    this.socketio(io, routeOptions);
+    this.shared = { io, options: options ?? {}, routeOptions };
+    return io;
+  }
+
+  /** Every connection of this user, in every namespace (or `{ namespace }` only). */
+  toUser(userId: string | number, options?: TargetOptions): Target {
+    return this.realtime.toUser(userId, options);
+  }
+
+  /** Every connection of this tenant, in every namespace (or `{ namespace }` only). */
+  toTenant(tenantId: string | number, options?: TargetOptions): Target {
+    return this.realtime.toTenant(tenantId, options);
   }
 }
 
@@ -35,11 +92,6 @@ export function switchboard(server: Server, options?: SwitchboardOptions): Switc
     return new Switchboard(target, options);
   });
   if (!created && options !== undefined) checkSameOptions(hub, options);
-  if (!(hub instanceof Switchboard)) {
-    // A hub made by another copy of Switchboard (say the CommonJS build beside the ESM one): it is
-    // the owner of 'upgrade' and is returned as is, with the mounts of the copy that made it.
-    return hub as unknown as Switchboard;
-  }
   return hub;
 }
 
@@ -53,5 +105,13 @@ function checkSameOptions(hub: Hub, options: SwitchboardOptions): void {
           'and call switchboard(server) without options elsewhere.',
       );
     }
+  }
+}
+
+function describe(options: unknown): string {
+  try {
+    return JSON.stringify(options) ?? 'none';
+  } catch {
+    return 'that cannot be shown';
   }
 }

@@ -1,2 +1,4 @@
 export { mountHandler } from './handler.js';
+export { optionalRequire } from './optional-require.js';
+export { mountSocketIO, type NamespaceGate, namespacesOf } from './socketio.js';
 export { contextOf, mountWs, type WsRouteServerOptions } from './ws.js';

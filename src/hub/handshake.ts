@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Match } from '../router/index.js';
+import { type AdmissionCheck, admit, isPromiseLike, type Verdict } from './admission.js';
 import { onFirstWrite, statusOf } from './first-write.js';
 import { writeRejection } from './reject.js';
 import type { RequestTarget } from './request-target.js';
@@ -11,7 +12,9 @@ import type { Closable, Identity, UpgradeContext } from './types.js';
 export interface HandshakeHost {
   readonly handshakeTimeoutMs: number;
   readonly closing: boolean;
-  recordAccepted(route: Route, socket: Duplex, ctx: UpgradeContext): void;
+  readonly admissionChecks: readonly AdmissionCheck[];
+  recordAccepted(route: Route, socket: Duplex, connection: Closable | undefined, ctx: UpgradeContext): void;
+  recordSwitched(route: Route): void;
   recordRejected(status: number, reason: string, path: string, route: Route | undefined): void;
   recordAborted(): void;
   reportError(error: unknown, fields: Record<string, unknown>): void;
@@ -20,10 +23,10 @@ export interface HandshakeHost {
 type Phase = 'checking' | 'handling' | 'done';
 
 /**
- * One handshake, from the routed `'upgrade'` event to its answer. Runs the route's checks in the
- * documented order (origin 403, limit 503, authenticate 401), hands the socket to the route once,
- * and makes sure exactly one answer is given: the route's own, a rejection, or a 408 on timeout.
- * A client that goes away meanwhile ends it without calling anything further.
+ * One handshake, from the routed `'upgrade'` event to its answer. Runs the route's checks, hands
+ * the socket to the route once, and makes sure exactly one answer is given: the route's own, a
+ * rejection, or a 408 on timeout. A client that goes away meanwhile ends it without calling
+ * anything further.
  */
 export class Handshake implements UpgradeContext {
   readonly params: Record<string, string>;
@@ -46,7 +49,7 @@ export class Handshake implements UpgradeContext {
   private readonly rawQuery: string;
 
   constructor(
-    private readonly host_: HandshakeHost,
+    private readonly hub: HandshakeHost,
     private readonly route: Route,
     match: Match<Route>,
     target: RequestTarget,
@@ -69,40 +72,15 @@ export class Handshake implements UpgradeContext {
 
   start(): void {
     this.socket.once('close', this.onSocketClose);
-    this.timer = setTimeout(this.onTimeout, this.host_.handshakeTimeoutMs);
+    this.timer = setTimeout(this.onTimeout, this.hub.handshakeTimeoutMs);
     this.timer.unref();
-
-    const { options } = this.route;
-    if (options.origins !== undefined && !originAllowed(options.origins, this.req.headers.origin)) {
-      this.reject(403, 'origin not allowed');
-      return;
-    }
-    if (options.maxConnections !== undefined && this.route.connections.size + this.route.reserved >= options.maxConnections) {
-      this.reject(503, 'route is at its connection limit', { 'Retry-After': 5 });
-      return;
-    }
-    this.route.reserved++;
-    this.reservation = true;
-
-    if (!options.authenticate) {
+    // A later message of a session the route already admitted (Socket.IO's upgrade with a sid)
+    // is the library's to check; the route's own checks ran when the session began.
+    if (this.route.isContinuation?.(this.req, this)) {
       this.handOver();
       return;
     }
-    let result: unknown;
-    try {
-      result = options.authenticate(this.req);
-    } catch (error) {
-      this.authenticationFailed(error);
-      return;
-    }
-    if (isPromiseLike(result)) {
-      result.then(
-        (principal) => this.authenticated(principal),
-        (error) => this.authenticationFailed(error),
-      );
-    } else {
-      this.authenticated(result);
-    }
+    admit(this.route, this.req, this.hub.admissionChecks, this.onVerdict, this.reserve);
   }
 
   accept(connection?: Closable): void {
@@ -114,61 +92,54 @@ export class Handshake implements UpgradeContext {
     if ((this.phase === 'done' && !this.switched) || this.socket.destroyed) return;
     if (this.phase !== 'done') this.finish();
     this.recorded = true;
-    this.route.connections.set(this.socket, connection);
-    this.host_.recordAccepted(this.route, this.socket, this);
+    this.hub.recordAccepted(this.route, this.socket, connection, this);
   }
 
   reject(status: number, reason = 'rejected', headers?: Record<string, string | number>): void {
     if (this.phase === 'done') return;
     this.finish();
     writeRejection(this.socket, status, reason, headers);
-    this.host_.recordRejected(status, reason, this.path, this.route);
+    this.hub.recordRejected(status, reason, this.path, this.route);
   }
 
-  private authenticated(principal: unknown): void {
+  private readonly reserve = (): void => {
+    this.route.reserved++;
+    this.reservation = true;
+  };
+
+  private readonly onVerdict = (verdict: Verdict): void => {
     if (this.phase !== 'checking') return;
-    if (principal === null || principal === undefined || principal === false) {
-      this.reject(401, 'authentication failed');
+    if (!verdict.admitted) {
+      if (verdict.error !== undefined) {
+        this.hub.reportError(verdict.error, { during: 'checks', pattern: this.route.pattern, path: this.path });
+      }
+      this.reject(verdict.status, verdict.reason, verdict.headers);
       return;
     }
-    this.principal = principal;
+    this.principal = verdict.principal;
+    this.identity = verdict.identity;
     this.handOver();
-  }
-
-  private authenticationFailed(error: unknown): void {
-    if (this.phase !== 'checking') return;
-    this.host_.reportError(error, { during: 'authenticate', pattern: this.route.pattern, path: this.path });
-    this.reject(401, 'authentication failed');
-  }
+  };
 
   private handOver(): void {
     if (this.phase !== 'checking') return;
-    if (this.host_.closing) {
+    if (this.hub.closing) {
       this.reject(503, 'server is shutting down', { 'Retry-After': 5 });
-      return;
-    }
-    const { identify } = this.route.options;
-    try {
-      if (this.principal !== undefined) {
-        this.identity = identify ? (identify(this.principal, this.req) ?? undefined) : ownIdentity(this.principal);
-      }
-    } catch (error) {
-      this.handlerFailed(error, 'identify');
       return;
     }
     this.phase = 'handling';
     this.restoreWrites = onFirstWrite(this.socket, this.onRouteWrite);
     try {
       const result = this.route.handle(this.req, this.socket, this.head, this);
-      if (isPromiseLike(result)) result.then(undefined, (error) => this.handlerFailed(error, 'handler'));
+      if (isPromiseLike(result)) result.then(undefined, (error) => this.handlerFailed(error));
     } catch (error) {
-      this.handlerFailed(error, 'handler');
+      this.handlerFailed(error);
     }
   }
 
-  private handlerFailed(error: unknown, during: string): void {
-    this.host_.reportError(error, { during, pattern: this.route.pattern, path: this.path });
-    if (this.phase !== 'done') this.reject(500, `route ${during} failed`);
+  private handlerFailed(error: unknown): void {
+    this.hub.reportError(error, { during: 'handler', pattern: this.route.pattern, path: this.path });
+    if (this.phase !== 'done') this.reject(500, 'route handler failed');
   }
 
   /** The route's library wrote its answer itself: `101`, or its own refusal such as `ws`'s `400`. */
@@ -178,7 +149,11 @@ export class Handshake implements UpgradeContext {
     const status = statusOf(chunk);
     if (status !== undefined && status >= 400) {
       this.finish();
-      this.host_.recordRejected(status, "refused by the route's library", this.path, this.route);
+      this.hub.recordRejected(status, "refused by the route's library", this.path, this.route);
+    } else if (this.route.tracksOwnConnections) {
+      // The library keeps its own books of sessions (Socket.IO); a 101 here may continue one.
+      this.finish();
+      this.hub.recordSwitched(this.route);
     } else {
       // Libraries call back with their connection object right after writing the 101 (ws does,
       // synchronously); waiting a microtask lets `ctx.accept(connection)` record it first.
@@ -196,7 +171,7 @@ export class Handshake implements UpgradeContext {
   private readonly onSocketClose = (): void => {
     if (this.phase === 'done') return;
     this.finish();
-    this.host_.recordAborted();
+    this.hub.recordAborted();
   };
 
   /** Ends the handshake: no timer, no reservation, no write watching, and no second answer. */
@@ -212,35 +187,4 @@ export class Handshake implements UpgradeContext {
       this.route.reserved--;
     }
   }
-}
-
-function originAllowed(
-  origins: readonly string[] | ((origin: string | undefined) => boolean),
-  origin: string | undefined,
-): boolean {
-  if (typeof origins === 'function') {
-    try {
-      return origins(origin) === true;
-    } catch {
-      return false;
-    }
-  }
-  // Browsers always send Origin on a WebSocket handshake; a client without one is not a browser
-  // and could send any value it liked, so a list guards browsers only (cross-site hijacking).
-  if (origin === undefined) return true;
-  const wanted = origin.toLowerCase();
-  return origins.some((allowed) => allowed.toLowerCase().replace(/\/$/, '') === wanted);
-}
-
-function ownIdentity(principal: unknown): Identity | undefined {
-  if (typeof principal !== 'object' || principal === null) return undefined;
-  const { userId, tenantId } = principal as Record<string, unknown>;
-  const identity: Identity = {};
-  if (typeof userId === 'string' || typeof userId === 'number') identity.userId = String(userId);
-  if (typeof tenantId === 'string' || typeof tenantId === 'number') identity.tenantId = String(tenantId);
-  return identity.userId === undefined && identity.tenantId === undefined ? undefined : identity;
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }

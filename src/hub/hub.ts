@@ -1,20 +1,25 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { SwitchboardError } from '../errors.js';
 import { type Match, RouteTable } from '../router/index.js';
+import { type AdmissionCheck, admit } from './admission.js';
 import { callSite } from './call-site.js';
 import { Handshake, type HandshakeHost } from './handshake.js';
 import { checkRouteOptions, type HubOptions, type ResolvedHubOptions, resolveHubOptions } from './options.js';
 import { writeRejection } from './reject.js';
 import { isBadTarget, parseRequestTarget, type RequestTarget } from './request-target.js';
-import { Route, type RouteSpec } from './route.js';
-import type { CloseOptions, HubStats, RejectEvent, RouteInfo, UpgradeContext } from './types.js';
+import { type ConnectionHandle, Route, type RouteSpec } from './route.js';
+import type { Closable, CloseOptions, HubStats, RejectEvent, RouteInfo, UpgradeContext } from './types.js';
 
 /** Emitted with every accepted connection; the realtime layer keeps its books from these. */
 export interface ConnectionEvent {
   route: Route;
-  socket: Duplex;
+  /** The raw socket for WebSocket routes; the library's session object for routes that track their own. */
+  socket: ConnectionHandle;
+  /** How the connection is closed (a `ws` WebSocket, an engine.io socket), when the route told. */
+  connection: Closable | undefined;
   ctx: UpgradeContext;
 }
 
@@ -34,7 +39,12 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   readonly server: Server;
   readonly options: ResolvedHubOptions;
   private readonly table = new RouteTable<Route>();
+  /** Routes that take plain HTTP requests too; a WebSocket-only route never sees one. */
+  private readonly httpTable = new RouteTable<Route>();
+  private interceptingRequests = false;
   private readonly mounted: Route[] = [];
+  /** Checks run after a route's own (the per-user policy); see `addAdmissionCheck`. */
+  readonly admissionChecks: AdmissionCheck[] = [];
   private readonly counters = { upgrades: 0, accepted: 0, aborted: 0, errors: 0, open: 0 };
   private readonly rejectedByStatus: Record<number, number> = {};
   private closeCode = 1001;
@@ -67,8 +77,17 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     const route = new Route(spec, options, spec.owner ?? callSite());
     const result = this.table.add({ pattern: spec.pattern, host: options.host, protocol: options.protocol }, route);
     if (!result.added) throw conflictError(result.existing, route);
+    if (route.handleRequest) {
+      this.httpTable.add({ pattern: spec.pattern, host: options.host }, route);
+      this.interceptRequests();
+    }
     this.mounted.push(route);
     return route;
+  }
+
+  /** Adds a check run after every route's own checks, once the principal is known. */
+  addAdmissionCheck(check: AdmissionCheck): void {
+    this.admissionChecks.push(check);
   }
 
   /** Unmounts a route; its open connections stay open. */
@@ -76,6 +95,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     const index = this.mounted.indexOf(route);
     if (index === -1) return false;
     this.mounted.splice(index, 1);
+    if (route.handleRequest) this.httpTable.remove({ pattern: route.pattern, host: route.host });
     return this.table.remove({ pattern: route.pattern, host: route.host, protocol: route.protocol });
   }
 
@@ -132,19 +152,33 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     }
   }
 
-  recordAccepted(route: Route, socket: Duplex, ctx: UpgradeContext): void {
+  recordAccepted(route: Route, socket: Duplex, connection: Closable | undefined, ctx: UpgradeContext): void {
+    this.trackConnection(route, socket, connection, ctx);
+  }
+
+  /** A `101` on a route whose library counts its own sessions (it may continue one). */
+  recordSwitched(route: Route): void {
+    this.options.logger.debug({ pattern: route.pattern }, 'handshake switched protocols');
+  }
+
+  /**
+   * Puts an accepted connection on its route's books until `handle` emits `'close'`. Routes whose
+   * library keeps sessions (Socket.IO) call this once per session; the hub does it for the others.
+   */
+  trackConnection(route: Route, handle: ConnectionHandle, connection: Closable | undefined, ctx: UpgradeContext): void {
     this.counters.accepted++;
     this.counters.open++;
-    const event: ConnectionEvent = { route, socket, ctx };
-    socket.once('close', () => {
-      route.connections.delete(socket);
+    route.connections.set(handle, connection);
+    const event: ConnectionEvent = { route, socket: handle, connection, ctx };
+    handle.once('close', () => {
+      route.connections.delete(handle);
       this.counters.open--;
       this.emit('disconnect', event);
       if (this.counters.open === 0) this.whenEmpty?.();
     });
     this.emit('connection', event);
     // A handshake that was already past its checks when close() began is closed like the rest.
-    if (this.closing) this.closeOne(socket, route.connections.get(socket));
+    if (this.closing) this.closeOne(handle, route.connections.get(handle));
   }
 
   recordRejected(status: number, reason: string, path: string, route: Route | undefined): void {
@@ -200,13 +234,92 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     this.recordRejected(status, reason, path, undefined);
   }
 
-  private closeOne(socket: Duplex, connection: { close(code?: number, reason?: string): void } | undefined): void {
+  /**
+   * Serves the plain HTTP requests of routes that take them (Socket.IO long-polling) before the
+   * app's own request listeners see them. The server's `emit` is wrapped rather than its listeners
+   * reordered, so listeners added later (an app attached after the hub) are covered as well, and
+   * every request no such route takes reaches the app untouched, its 404s included.
+   */
+  private interceptRequests(): void {
+    if (this.interceptingRequests) return;
+    this.interceptingRequests = true;
+    const server = this.server;
+    const emit = server.emit;
+    const hub = this;
+    server.emit = function emitThroughHub(this: Server, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'request' && hub.takeRequest(args[0] as IncomingMessage, args[1] as ServerResponse)) return true;
+      return (emit as (event: string | symbol, ...args: unknown[]) => boolean).call(this, event, ...args);
+    } as Server['emit'];
+  }
+
+  /** Returns false for a request no HTTP-taking route matches, which then goes to the app. */
+  private takeRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    const target = parseRequestTarget(req);
+    if (isBadTarget(target)) return false;
+    const match = this.httpTable.match({ path: target.path, host: target.host });
+    if (!match) return false;
+    const route = match.value;
+    const ctx = requestContext(route, match.params, target, (status, reason, headers) => {
+      this.rejectRequest(res, status, reason, headers, target.path, route);
+    });
+    const serve = () => {
+      try {
+        route.handleRequest?.(req, res, ctx);
+      } catch (error) {
+        this.reportError(error, { during: 'request handler', pattern: route.pattern, path: target.path });
+        if (!res.headersSent) this.rejectRequest(res, 500, 'route handler failed', {}, target.path, route);
+      }
+    };
+    // CORS preflights carry no credentials, and a continuing session was checked when it began.
+    if (req.method === 'OPTIONS' || route.isContinuation?.(req, ctx)) {
+      serve();
+      return true;
+    }
+    if (this.closing) {
+      this.rejectRequest(res, 503, 'server is shutting down', { 'Retry-After': 5 }, target.path, route);
+      return true;
+    }
+    admit(route, req, this.admissionChecks, (verdict) => {
+      if (!verdict.admitted) {
+        if (verdict.error !== undefined)
+          this.reportError(verdict.error, { during: 'checks', pattern: route.pattern, path: target.path });
+        this.rejectRequest(res, verdict.status, verdict.reason, verdict.headers ?? {}, target.path, route);
+        return;
+      }
+      ctx.principal = verdict.principal;
+      ctx.identity = verdict.identity;
+      if (!res.destroyed) serve();
+    });
+    return true;
+  }
+
+  private rejectRequest(
+    res: ServerResponse,
+    status: number,
+    reason: string,
+    headers: Record<string, string | number>,
+    path: string,
+    route: Route,
+  ): void {
+    if (!res.headersSent) {
+      const body = `${status} ${STATUS_CODES[status] ?? 'Error'}: ${reason}\n`;
+      res.writeHead(status, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+        ...headers,
+      });
+      res.end(body);
+    }
+    this.recordRejected(status, reason, path, route);
+  }
+
+  private closeOne(handle: ConnectionHandle, connection: Closable | undefined): void {
     try {
       if (connection) connection.close(this.closeCode, this.closeReason);
-      else socket.end();
+      else (handle as Duplex).end?.();
     } catch (error) {
       this.reportError(error, { during: 'close' });
-      socket.destroy();
+      (handle as Duplex).destroy?.();
     }
   }
 
@@ -225,9 +338,9 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
       await Promise.race([drained, timedOut]);
       clearTimeout(timer);
       for (const route of this.mounted) {
-        for (const [socket, connection] of route.connections) {
+        for (const [handle, connection] of route.connections) {
           if (connection?.terminate) connection.terminate();
-          else socket.destroy();
+          else (handle as Duplex).destroy?.();
         }
       }
     }
@@ -240,6 +353,33 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     }
     this.emit('close');
   }
+}
+
+/** The context of a plain HTTP request: the same facts as a handshake's, minus protocols. */
+function requestContext(
+  route: Route,
+  params: Record<string, string>,
+  target: RequestTarget,
+  reject: (status: number, reason: string, headers: Record<string, string | number>) => void,
+): UpgradeContext & { principal: unknown; identity: UpgradeContext['identity'] } {
+  let query: URLSearchParams | undefined;
+  return {
+    params,
+    path: target.path,
+    get query() {
+      query ??= new URLSearchParams(target.rawQuery);
+      return query;
+    },
+    host: target.host,
+    protocols: [],
+    pattern: route.pattern,
+    principal: undefined,
+    identity: undefined,
+    accept() {},
+    reject(status, reason = 'rejected', headers = {}) {
+      reject(status, reason, headers);
+    },
+  };
 }
 
 function ignoreSocketError(): void {

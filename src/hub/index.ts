@@ -1,3 +1,4 @@
+export { type AdmissionCheck, admit, originAllowed, type Verdict } from './admission.js';
 export { callSite } from './call-site.js';
 export { type ConnectionEvent, Hub, type HubEvents } from './hub.js';
 export { consoleLogger, type Logger } from './logger.js';
@@ -5,6 +6,7 @@ export type { HubOptions, ResolvedHubOptions } from './options.js';
 export { existingHub, hubFor } from './registry.js';
 export { writeRejection } from './reject.js';
 export { parseRequestTarget, type RequestTarget } from './request-target.js';
+export type { ConnectionHandle, RequestHandler } from './route.js';
 export { Route, type RouteSpec } from './route.js';
 export type {
   Closable,

@@ -1,5 +1,13 @@
-import type { Duplex } from 'node:stream';
-import type { Closable, RouteInfo, RouteOptions, UpgradeHandler } from './types.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Closable, RouteInfo, RouteOptions, UpgradeContext, UpgradeHandler } from './types.js';
+
+/** Anything that tells when it is gone: a raw socket, a `ws` WebSocket, an engine.io socket. */
+export interface ConnectionHandle {
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** Plain HTTP requests a route takes as well (Socket.IO's long-polling). */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse, ctx: UpgradeContext) => void;
 
 /** What an adapter gives the hub to mount a route. */
 export interface RouteSpec {
@@ -12,6 +20,15 @@ export interface RouteSpec {
   dispose?: () => void | Promise<void>;
   /** Overrides the detected call site (the guard knows the user's `new WebSocketServer` line better). */
   owner?: string;
+  /** Takes plain HTTP requests under the same pattern too; only such routes see HTTP requests. */
+  handleRequest?: RequestHandler;
+  /**
+   * True for a request that continues a session the route admitted earlier (a Socket.IO poll or
+   * upgrade with a `sid`): the route's checks are skipped, the library validates the session.
+   */
+  isContinuation?: (req: IncomingMessage, ctx: { readonly query: URLSearchParams }) => boolean;
+  /** The library reports its connections itself through `hub.trackConnection` (one per session, not per socket). */
+  tracksOwnConnections?: boolean;
 }
 
 /** A mounted route and its live connections. */
@@ -22,8 +39,11 @@ export class Route {
   readonly handle: UpgradeHandler;
   readonly dispose: (() => void | Promise<void>) | undefined;
   readonly owner: string | undefined;
-  /** Open connections, with how to close each at shutdown (the raw socket is ended otherwise). */
-  readonly connections = new Map<Duplex, Closable | undefined>();
+  readonly handleRequest: RequestHandler | undefined;
+  readonly isContinuation: RouteSpec['isContinuation'];
+  readonly tracksOwnConnections: boolean;
+  /** Open connections, with how to close each at shutdown (a raw socket is ended otherwise). */
+  readonly connections = new Map<ConnectionHandle, Closable | undefined>();
   /** Handshakes past the connection-limit check that have not finished; they count against the limit. */
   reserved = 0;
 
@@ -34,6 +54,9 @@ export class Route {
     this.handle = spec.handle;
     this.dispose = spec.dispose;
     this.owner = owner;
+    this.handleRequest = spec.handleRequest;
+    this.isContinuation = spec.isContinuation;
+    this.tracksOwnConnections = spec.tracksOwnConnections ?? false;
   }
 
   get host(): string | undefined {

@@ -1,0 +1,161 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { Namespace, Socket, Server as SocketIOServer } from 'socket.io';
+import { SwitchboardError } from '../errors.js';
+import type { Hub, Route, RouteOptions, UpgradeContext } from '../hub/index.js';
+import { tenantRoom, userRoom } from '../realtime/rooms.js';
+
+/** The hub's context of the request that opened an engine.io session (its handshake). */
+const CONTEXT = new WeakMap<IncomingMessage, UpgradeContext>();
+
+/** Called for each socket joining a namespace, before the app's middlewares; `next(err)` refuses it. */
+export type NamespaceGate = (
+  socket: Socket,
+  ctx: UpgradeContext | undefined,
+  route: Route,
+  next: (error?: Error) => void,
+) => void;
+
+/**
+ * Where `io.attach()` puts engine.io instead of the real server: engine.io (and Socket.IO's
+ * client-file serving) listen here exactly as they would on an http.Server, and the hub emits to
+ * it only the requests and upgrades it routed to this Socket.IO server. No second listener ever
+ * lands on the real server.
+ */
+class StandInServer extends EventEmitter {
+  close(callback?: (error?: Error) => void): this {
+    callback?.();
+    return this;
+  }
+}
+
+/**
+ * Mounts a Socket.IO server created without an HTTP server (`new Server({ path })`) on its path:
+ * its WebSocket upgrades and its long-polling requests reach it, and nothing else's. The route's
+ * checks run once per engine.io session (on the request without a `sid`); the principal lands in
+ * `socket.data` of every namespace, and sockets join their user's and tenant's rooms.
+ */
+export function mountSocketIO(hub: Hub, io: SocketIOServer, routeOptions: RouteOptions | undefined, gate?: NamespaceGate): Route {
+  if (!isSocketIOServer(io)) {
+    throw new SwitchboardError(
+      'ERR_INVALID_OPTION',
+      'hub.socketio(io): expected a Socket.IO Server created without an HTTP server: new Server({ path: "/socket.io" }).',
+    );
+  }
+  if (io.engine) {
+    throw new SwitchboardError(
+      'ERR_WS_ATTACHED',
+      `hub.socketio(io): this Socket.IO server (path ${io.path()}) is already attached to an HTTP server, so it listens to 'upgrade' ` +
+        'and to requests by itself and would race the hub. Create it without one, new Server({ path, ...options }), and mount it ' +
+        'with hub.socketio(io); or use hub.io() for the shared server; or run unchanged code under the guard ' +
+        '(node --import switchboard/register app.js).',
+    );
+  }
+  const standIn = new StandInServer();
+  // engine.io hands requests it does not take to the listeners it found; under its path that is a 404.
+  standIn.on('request', (_req: IncomingMessage, res: import('node:http').ServerResponse) => {
+    if (res.headersSent) return;
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end(`404 Not Found: not a Socket.IO endpoint (this path belongs to the Socket.IO server at ${io.path()})\n`);
+  });
+  io.attach(standIn as unknown as import('node:http').Server);
+
+  const base = io.path().replace(/\/+$/, '');
+  const route = hub.addRoute({
+    pattern: `${base}/*`,
+    kind: 'socket.io',
+    options: routeOptions,
+    tracksOwnConnections: true,
+    isContinuation: (_req, ctx) => ctx.query.has('sid'),
+    handle(req, socket, head, ctx) {
+      CONTEXT.set(req, ctx);
+      standIn.emit('upgrade', req, socket, head);
+    },
+    handleRequest(req, res, ctx) {
+      CONTEXT.set(req, ctx);
+      standIn.emit('request', req, res);
+    },
+    dispose: () => new Promise<void>((resolve) => io.close(() => resolve())),
+  });
+
+  // Read again after attach(): the check above narrowed it to 'absent'.
+  const engine = (io as { engine: unknown }).engine as EventEmitter;
+  engine.on('connection', (conn: EngineSocket) => {
+    const ctx = CONTEXT.get(conn.request);
+    hub.trackConnection(
+      route,
+      conn,
+      { close: () => conn.close(), terminate: () => conn.close(true) },
+      ctx ?? emptyContext(route),
+    );
+  });
+
+  const install = (nsp: Namespace) => {
+    nsp.use((socket, next) => {
+      const ctx = CONTEXT.get(socket.conn.request);
+      admitToNamespace(socket, ctx);
+      if (gate) gate(socket, ctx, route, next);
+      else next();
+    });
+    // Before the app's own middlewares, so that they already see socket.data filled in.
+    const middlewares = (nsp as unknown as { _fns?: unknown[] })._fns;
+    if (Array.isArray(middlewares) && middlewares.length > 1) middlewares.unshift(middlewares.pop());
+  };
+  for (const nsp of namespacesOf(io)) install(nsp);
+  io.on('new_namespace', install);
+  return route;
+}
+
+/** Every namespace a Socket.IO server has now (the default one, named ones, dynamic children). */
+export function namespacesOf(io: SocketIOServer): Namespace[] {
+  const nsps = (io as unknown as { _nsps?: Map<string, Namespace> })._nsps;
+  return nsps ? [...nsps.values()] : [io.sockets];
+}
+
+/** The principal's fields, the principal itself and the identity, in `socket.data`; rooms joined. */
+function admitToNamespace(socket: Socket, ctx: UpgradeContext | undefined): void {
+  if (!ctx) return;
+  const { principal, identity } = ctx;
+  if (principal !== undefined) {
+    if (typeof principal === 'object' && principal !== null) Object.assign(socket.data, principal);
+    socket.data.principal = principal;
+  }
+  if (identity?.userId !== undefined) {
+    socket.data.userId = identity.userId;
+    socket.join(userRoom(identity.userId));
+  }
+  if (identity?.tenantId !== undefined) {
+    socket.data.tenantId = identity.tenantId;
+    socket.join(tenantRoom(identity.tenantId));
+  }
+}
+
+interface EngineSocket extends EventEmitter {
+  request: IncomingMessage;
+  close(discard?: boolean): void;
+}
+
+function isSocketIOServer(value: unknown): value is SocketIOServer {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as SocketIOServer).of === 'function' &&
+    typeof (value as SocketIOServer).attach === 'function' &&
+    typeof (value as SocketIOServer).path === 'function'
+  );
+}
+
+function emptyContext(route: Route): UpgradeContext {
+  return {
+    params: {},
+    path: route.pattern,
+    query: new URLSearchParams(),
+    host: undefined,
+    protocols: [],
+    pattern: route.pattern,
+    principal: undefined,
+    identity: undefined,
+    accept() {},
+    reject() {},
+  };
+}
