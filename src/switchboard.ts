@@ -64,9 +64,11 @@ export class Switchboard extends Hub {
       return this.shared.io;
     }
     const { Server: SocketIO } = optionalRequire<typeof import('socket.io')>('socket.io', 'hub.io()');
+    // Socket.IO adds its defaults to the object it is given; later calls are compared with what the user asked.
+    const asked = { ...options };
     const io = new SocketIO(options) as SocketIOServer;
     this.socketio(io, routeOptions);
-    this.shared = { io, options: options ?? {}, routeOptions };
+    this.shared = { io, options: asked, routeOptions };
     return io;
   }
 
