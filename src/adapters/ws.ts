@@ -30,12 +30,19 @@ export function mountWs(
   pattern: string,
   wssOrOptions: WebSocketServer | WsRouteServerOptions = {},
   routeOptions?: RouteOptions,
+  /** For the guard: mount a server made with `{ server }` whose own listener it suppressed, naming the user's line. */
+  mount: { attached?: boolean; owner?: string } = {},
 ): { wss: WebSocketServer; route: Route } {
-  const wss = isWebSocketServer(wssOrOptions) ? checkServer(wssOrOptions, pattern) : createServer(wssOrOptions, pattern);
+  const wss = isWebSocketServer(wssOrOptions)
+    ? mount.attached
+      ? wssOrOptions
+      : checkServer(wssOrOptions, pattern)
+    : createServer(wssOrOptions, pattern);
   const route = hub.addRoute({
     pattern,
     kind: 'ws',
     options: routeOptions,
+    owner: mount.owner,
     handle(req, socket, head, ctx) {
       CONTEXT.set(req, ctx);
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {

@@ -6,6 +6,7 @@ import { SwitchboardError } from '../errors.js';
 import { type Match, RouteTable } from '../router/index.js';
 import { type AdmissionCheck, admit } from './admission.js';
 import { callSite } from './call-site.js';
+import { onFirstWrite } from './first-write.js';
 import { Handshake, type HandshakeHost } from './handshake.js';
 import { checkRouteOptions, type HubOptions, type ResolvedHubOptions, resolveHubOptions } from './options.js';
 import { writeRejection } from './reject.js';
@@ -43,6 +44,8 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   private readonly httpTable = new RouteTable<Route>();
   private interceptingRequests = false;
   private readonly mounted: Route[] = [];
+  /** Foreign 'upgrade' listeners given the handshakes no route takes, in order; see `adopt`. */
+  private readonly adopted: AdoptedListener[] = [];
   /** Checks run after a route's own (the per-user policy); see `addAdmissionCheck`. */
   readonly admissionChecks: AdmissionCheck[] = [];
   private readonly counters = { upgrades: 0, accepted: 0, aborted: 0, errors: 0, open: 0 };
@@ -56,6 +59,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     super();
     this.server = server;
     this.options = resolveHubOptions(options, extraOptionNames);
+    Object.defineProperty(this.onUpgrade, HUB_LISTENER, { value: true });
     server.on('upgrade', this.onUpgrade);
   }
 
@@ -83,6 +87,29 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     }
     this.mounted.push(route);
     return route;
+  }
+
+  /**
+   * Takes over a foreign `'upgrade'` listener (a library's, or the app's own): instead of racing
+   * the hub for every socket, it is offered the handshakes no route takes, after the listeners
+   * adopted before it, and only while none of them has answered the socket.
+   */
+  adopt(listener: UpgradeListener, owner: string | undefined = callSite()): void {
+    if (this.adopted.some((entry) => entry.listener === listener)) return;
+    this.adopted.push({ listener, owner });
+  }
+
+  /** Gives an adopted listener up (its code removed it from the server). */
+  unadopt(listener: UpgradeListener): boolean {
+    const index = this.adopted.findIndex((entry) => entry.listener === listener || entry.listener.listener === listener);
+    if (index === -1) return false;
+    this.adopted.splice(index, 1);
+    return true;
+  }
+
+  /** The adopted listeners, with where their code added them. */
+  adoptedListeners(): { owner: string | undefined }[] {
+    return this.adopted.map(({ owner }) => ({ owner }));
   }
 
   /** Adds a check run after every route's own checks, once the principal is known. */
@@ -218,15 +245,61 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
       return;
     }
     const match = this.table.match(target);
-    if (!match) {
-      if (this.options.unmatched === 'pass' && this.server.listenerCount('upgrade') > 1) {
-        socket.removeListener('error', ignoreSocketError);
-        return;
-      }
-      this.reject(socket, 404, 'no route for this path', target.path);
+    if (match) {
+      new Handshake(this, match.value, match, target, req, socket, head).start();
       return;
     }
-    new Handshake(this, match.value, match, target, req, socket, head).start();
+    if (this.adopted.length > 0) {
+      this.offerToAdopted(req, socket, head, target.path);
+      return;
+    }
+    if (this.options.unmatched === 'pass' && this.server.listenerCount('upgrade') > 1) {
+      socket.removeListener('error', ignoreSocketError);
+      return;
+    }
+    this.reject(socket, 404, 'no route for this path', target.path);
+  }
+
+  /**
+   * Offers an unrouted handshake to the adopted listeners in order, stopping at the first that
+   * answers (writes or closes the socket), so that no listener is handed a socket another already
+   * took. If none answers within the handshake timeout, the client gets 404.
+   */
+  private offerToAdopted(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): void {
+    let answered = false;
+    const restore = onFirstWrite(socket, () => {
+      answered = true;
+    });
+    const onClose = () => {
+      answered = true;
+    };
+    socket.once('close', onClose);
+    for (const { listener, owner } of [...this.adopted]) {
+      if (answered || socket.destroyed) break;
+      try {
+        listener.call(this.server, req, socket, head);
+      } catch (error) {
+        this.reportError(error, { during: 'adopted upgrade listener', owner, path });
+        if (!answered && !socket.destroyed) {
+          restore();
+          this.reject(socket, 500, 'upgrade listener failed', path);
+        }
+        return;
+      }
+    }
+    if (answered || socket.destroyed) {
+      restore();
+      socket.removeListener('close', onClose);
+      return;
+    }
+    // Listeners may answer asynchronously (after their own authentication); give them the timeout.
+    const timer = setTimeout(() => {
+      socket.removeListener('close', onClose);
+      restore();
+      if (!answered && !socket.destroyed) this.reject(socket, 404, 'no route or upgrade listener took this path', path);
+    }, this.options.handshakeTimeoutMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
   }
 
   private reject(socket: Duplex, status: number, reason: string, path: string, headers?: Record<string, string | number>): void {
@@ -380,6 +453,17 @@ function requestContext(
       reject(status, reason, headers);
     },
   };
+}
+
+/** Marks the hub's own 'upgrade' listener, which the guard must let through to the server. */
+export const HUB_LISTENER = Symbol.for('switchboard.hubListener');
+
+/** A Node `'upgrade'` listener; `.listener` is set on the wrappers `once` makes. */
+export type UpgradeListener = ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & { listener?: unknown };
+
+interface AdoptedListener {
+  listener: UpgradeListener;
+  owner: string | undefined;
 }
 
 function ignoreSocketError(): void {

@@ -1,6 +1,6 @@
 export { type AdmissionCheck, admit, originAllowed, type Verdict } from './admission.js';
 export { callSite } from './call-site.js';
-export { type ConnectionEvent, Hub, type HubEvents } from './hub.js';
+export { type ConnectionEvent, HUB_LISTENER, Hub, type HubEvents, type UpgradeListener } from './hub.js';
 export { consoleLogger, type Logger } from './logger.js';
 export type { HubOptions, ResolvedHubOptions } from './options.js';
 export { existingHub, hubFor } from './registry.js';

@@ -1,0 +1,74 @@
+import http from 'node:http';
+import https from 'node:https';
+import { callSite, existingHub, HUB_LISTENER, type UpgradeListener } from '../hub/index.js';
+import { switchboard } from '../switchboard.js';
+import { report } from './findings.js';
+
+const PATCHED = Symbol.for('switchboard.guard.server');
+const ADD = ['on', 'addListener', 'prependListener', 'once', 'prependOnceListener'] as const;
+const REMOVE = ['removeListener', 'off'] as const;
+
+/** Servers that listened, for the doctor's report. */
+export const listeningServers = new Set<http.Server>();
+
+/**
+ * Any other code's `server.on('upgrade', fn)` (a library's, the app's own) is adopted by the hub:
+ * it gets the handshakes no route takes, after the listeners adopted before it and only while
+ * none of them has answered, instead of racing the others for every socket.
+ */
+export function patchServers(): void {
+  for (const ServerClass of [http.Server, https.Server]) {
+    const prototype = ServerClass.prototype as unknown as Record<PropertyKey, unknown>;
+    if (prototype[PATCHED]) continue;
+    Object.defineProperty(prototype, PATCHED, { value: true });
+    for (const method of ADD) {
+      const original = prototype[method] as (this: http.Server, event: string | symbol, listener: unknown) => http.Server;
+      prototype[method] = function addThroughHub(this: http.Server, event: string | symbol, listener: UpgradeListener) {
+        if (event !== 'upgrade' || (listener as unknown as Record<symbol, unknown>)[HUB_LISTENER]) {
+          return original.call(this, event, listener);
+        }
+        adopt(this, listener, method.includes('Once'));
+        return this;
+      };
+    }
+    for (const method of REMOVE) {
+      const original = prototype[method] as (this: http.Server, event: string | symbol, listener: unknown) => http.Server;
+      prototype[method] = function removeThroughHub(this: http.Server, event: string | symbol, listener: UpgradeListener) {
+        if (event === 'upgrade') existingHub(this)?.unadopt(listener);
+        return original.call(this, event, listener);
+      };
+    }
+    const listen = prototype.listen as (this: http.Server, ...args: unknown[]) => http.Server;
+    prototype.listen = function listenAndRecord(this: http.Server, ...args: unknown[]) {
+      listeningServers.add(this);
+      return listen.apply(this, args);
+    };
+  }
+}
+
+function adopt(server: http.Server, listener: UpgradeListener, once: boolean): void {
+  const hub = switchboard(server);
+  const owner = callSite();
+  const before = hub.adoptedListeners();
+  let adopted: UpgradeListener = listener;
+  if (once) {
+    adopted = function onceThenGone(this: unknown, ...args: Parameters<UpgradeListener>) {
+      hub.unadopt(adopted);
+      listener.apply(this, args);
+    } as UpgradeListener;
+    adopted.listener = listener;
+  }
+  hub.adopt(adopted, owner);
+  const first = before[0];
+  if (first) {
+    report({
+      severity: 'conflict',
+      summary: "two raw 'upgrade' listeners",
+      message:
+        `two 'upgrade' listeners of their own on one server: at ${first.owner ?? 'an unknown place'} and at ${owner ?? 'an unknown place'}. ` +
+        'Both are offered every handshake no route takes; the first that answers keeps it, so if the first takes every path ' +
+        'the second never gets one. Mount them as routes with their paths (hub.handle(path, …)) instead.',
+      parties: [first.owner ?? 'unknown', owner ?? 'unknown'],
+    });
+  }
+}
