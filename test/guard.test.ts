@@ -148,7 +148,7 @@ describe('conflicts the guard cannot merge', () => {
     assert.ok(app.port, app.output());
     assert.match(
       app.output(),
-      /switchboard: conflict: two 'upgrade' listeners .*two-raw-listeners\.cjs:9:\d+.*two-raw-listeners\.cjs:10:\d+/,
+      /switchboard: conflict: two 'upgrade' listeners .*two-raw-listeners\.cjs:8:\d+.*two-raw-listeners\.cjs:9:\d+/,
     );
     await check(app.port, { ws: '/anything', expect: 'one' });
     await check(app.port, { ws: '/other', expect: 'one' });
