@@ -27,7 +27,7 @@ export function patchServers(): void {
         if (event !== 'upgrade' || (listener as unknown as Record<symbol, unknown>)[HUB_LISTENER]) {
           return original.call(this, event, listener);
         }
-        adopt(this, listener, method.includes('Once'));
+        adopt(this, listener, method === 'once' || method === 'prependOnceListener');
         return this;
       };
     }
