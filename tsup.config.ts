@@ -11,6 +11,7 @@ export default defineConfig({
     'guard/index': 'src/guard/index.ts',
     'guard/register': 'src/guard/register.ts',
     'cli/index': 'src/cli/index.ts',
+    'demo/start': 'src/demo/start.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -26,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
       return doctor(parsed);
     case 'demo': {
       const { startDemo } = await import('../demo/start.js');
-      await startDemo({ port: parsed.port });
+      await startDemo({ port: parsed.port, host: process.env.HOST, handleSignals: true });
       return -1;
     }
     default:

@@ -40,7 +40,8 @@ export function callSite(): string | undefined {
     if (!location) continue;
     const { file } = location;
     if (file.startsWith('node:') || !path.isAbsolute(file)) continue;
-    if (OWN_ROOT && file.startsWith(OWN_ROOT)) continue;
+    // The demo lives in the package but is app code: its routes are owned by its service files.
+    if (OWN_ROOT && file.startsWith(OWN_ROOT) && !file.slice(OWN_ROOT.length).startsWith(`demo${path.sep}`)) continue;
     if (LIBRARY_FRAME.test(file)) continue;
     const relative = path.relative(process.cwd(), file);
     const shown = relative && !relative.startsWith('..') ? relative : file;

@@ -1,0 +1,284 @@
+// The dashboard page: live state over the /dashboard Socket.IO namespace, and test clients the
+// visitor opens from here to every service of the demo. Plain browser JavaScript, no build step.
+/* global io */
+
+const $ = (id) => document.getElementById(id);
+const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
+const identity = () => ({ user: $('user').value.trim() || 'guest', tenant: $('tenant').value.trim() || 'public' });
+const query = () => new URLSearchParams(identity()).toString();
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === 'class') node.className = value;
+    else if (name.startsWith('data-')) node.setAttribute(name, value);
+    else node[name] = value;
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function clock(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+// What arrived where: every message a test client receives, tagged with its service.
+function arrived(service, text) {
+  const list = $('arrivals');
+  list.querySelector('.empty')?.remove();
+  list.prepend(
+    el(
+      'li',
+      { 'data-service': service },
+      el('span', { class: 'time' }, clock(new Date().toISOString())),
+      el('span', { class: 'tag' }, service),
+      el('span', {}, text),
+    ),
+  );
+  while (list.children.length > 60) list.lastChild.remove();
+}
+
+// ---- test clients, one per service -------------------------------------------------------
+
+function plainWebSocket(path, protocol) {
+  return {
+    open(onMessage, onState) {
+      const ws = new WebSocket(`${wsBase}${path}${path.includes('?') ? '&' : '?'}${query()}`, protocol);
+      ws.onopen = () => onState('open');
+      ws.onclose = (event) => onState('closed', event.code);
+      ws.onmessage = (event) => onMessage(event.data);
+      return { send: (data) => ws.readyState === 1 && ws.send(data), close: () => ws.close(1000) };
+    },
+  };
+}
+
+function socketIO(namespace, options = {}) {
+  return {
+    open(onMessage, onState) {
+      const socket = io(namespace, { forceNew: true, reconnection: false, query: identity(), ...options });
+      socket.on('connect', () => onState('open'));
+      socket.on('disconnect', () => onState('closed'));
+      socket.on('connect_error', (error) => onState('closed', error.message));
+      socket.onAny((event, payload) => onMessage(`${event} ${JSON.stringify(payload)}`));
+      return { send: (event, payload) => socket.emit(event, payload), close: () => socket.close() };
+    },
+  };
+}
+
+// graphql-ws spoken directly (graphql-transport-ws): init, then one subscription.
+function graphqlSubscription() {
+  return {
+    open(onMessage, onState) {
+      const ws = new WebSocket(`${wsBase}/graphql`, 'graphql-transport-ws');
+      ws.onopen = () => ws.send(JSON.stringify({ type: 'connection_init' }));
+      ws.onclose = (event) => onState('closed', event.code);
+      ws.onmessage = (event) => {
+        const message = JSON.parse(event.data);
+        if (message.type === 'connection_ack') {
+          onState('open');
+          ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { chat { from text } }' } }));
+        } else if (message.type === 'next') {
+          onMessage(JSON.stringify(message.payload.data));
+        }
+      };
+      return { send() {}, close: () => ws.close(1000) };
+    },
+  };
+}
+
+const services = [
+  { id: 'chat', name: 'Chat', path: '/chat', kind: 'ws', client: plainWebSocket('/chat') },
+  {
+    id: 'notifications',
+    name: 'Notifications',
+    path: '/notifications/ws',
+    kind: 'ws',
+    client: plainWebSocket('/notifications/ws'),
+  },
+  { id: 'shop', name: 'Storefront', path: '/socket.io  namespace /', kind: 'socket.io', client: socketIO('/') },
+  { id: 'admin', name: 'Admin', path: '/socket.io  namespace /admin', kind: 'socket.io', client: socketIO('/admin') },
+  { id: 'seller', name: 'Seller', path: '/socket.io  namespace /seller', kind: 'socket.io', client: socketIO('/seller') },
+  {
+    id: 'whatsapp',
+    name: 'WhatsApp bridge',
+    path: '/whatsapp/socket.io',
+    kind: 'socket.io',
+    client: socketIO('/', { path: '/whatsapp/socket.io' }),
+  },
+  {
+    id: 'graphql',
+    name: 'GraphQL subscription',
+    path: '/graphql  graphql-transport-ws',
+    kind: 'graphql-ws',
+    client: graphqlSubscription(),
+  },
+];
+
+const open = new Map();
+
+function renderServices() {
+  const list = $('services');
+  for (const service of services) {
+    const dot = el('span', { class: 'dot', 'data-status': service.id });
+    const button = el('button', { class: 'secondary', type: 'button', 'data-action': `toggle-${service.id}` }, 'Connect');
+    button.addEventListener('click', () => toggle(service, dot, button));
+    list.append(
+      el(
+        'li',
+        {},
+        dot,
+        el('div', {}, el('span', { class: 'name' }, service.name), el('span', { class: 'path mono' }, service.path)),
+        button,
+      ),
+    );
+  }
+  const all = el('button', { type: 'button', 'data-action': 'connect-all' }, 'Connect all');
+  all.addEventListener('click', () => {
+    for (const button of list.querySelectorAll('button[data-action^="toggle-"]'))
+      if (button.textContent === 'Connect') button.click();
+  });
+  list.append(
+    el(
+      'li',
+      { class: 'all' },
+      el('span'),
+      el('span', { class: 'hint' }, 'One HTTP server, one port, all of these at once.'),
+      all,
+    ),
+  );
+}
+
+function toggle(service, dot, button) {
+  const current = open.get(service.id);
+  if (current) {
+    current.close();
+    return;
+  }
+  dot.className = 'dot connecting';
+  dot.dataset.state = 'connecting';
+  button.textContent = 'Disconnect';
+  const connection = service.client.open(
+    (message) => arrived(service.id, message),
+    (state, detail) => {
+      dot.className = `dot ${state}`;
+      dot.dataset.state = state;
+      if (state === 'closed') {
+        open.delete(service.id);
+        button.textContent = 'Connect';
+        if (detail !== undefined && detail !== 1000 && detail !== 1005) arrived(service.id, `closed (${detail})`);
+      }
+    },
+  );
+  open.set(service.id, connection);
+}
+
+$('chat-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = $('chat-text').value.trim();
+  const chat = open.get('chat');
+  if (!text) return;
+  if (!chat) {
+    arrived('chat', 'connect the chat service first');
+    return;
+  }
+  chat.send(text);
+  $('chat-text').value = '';
+});
+
+// ---- the dashboard's own connection --------------------------------------------------------
+
+const board = io('/dashboard', { query: { user: 'dashboard', tenant: 'operations' } });
+board.on('connect', () => {
+  $('live-dot').className = 'dot open';
+  $('live-text').textContent = 'live';
+});
+board.on('disconnect', () => {
+  $('live-dot').className = 'dot connecting';
+  $('live-text').textContent = 'reconnecting…';
+});
+board.on('state', render);
+
+$('notify-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const target = $('notify-target').value.trim();
+  const request = { text: $('notify-text').value, [$('notify-kind').value === 'user' ? 'userId' : 'tenantId']: target };
+  board.emit('notify', request, (reached) => {
+    $('notify-result').textContent =
+      `Sent. ${reached.ws} ws notification socket(s) reached, and every Socket.IO socket in the room.`;
+  });
+});
+
+$('whatsapp-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  board.emit('whatsapp', { tenantId: $('whatsapp-tenant').value.trim() || 'acme', text: 'Hello from a customer on WhatsApp' });
+});
+
+const previous = new Map();
+
+function render(state) {
+  $('total-connections').textContent = state.stats.connections;
+  $('total-accepted').textContent = state.stats.accepted;
+  $('total-rejected').textContent = Object.values(state.stats.rejected).reduce((sum, n) => sum + n, 0);
+
+  const rows = state.routes.map((route) => {
+    const key = `${route.pattern} ${route.protocol ?? ''}`;
+    const changed = previous.has(key) && previous.get(key) !== route.connections;
+    previous.set(key, route.connections);
+    return el(
+      'tr',
+      { class: changed ? 'flash' : '', 'data-pattern': route.pattern },
+      el('td', { class: 'mono' }, route.pattern + (route.protocol ? `  (${route.protocol})` : '')),
+      el('td', {}, el('span', { class: `kind ${route.kind.replace('.', '-')}` }, route.kind)),
+      el('td', { class: 'owner mono' }, route.owner ?? '—'),
+      el('td', { class: 'num', 'data-connections': route.pattern }, route.connections),
+    );
+  });
+  $('routes').replaceChildren(...rows);
+
+  $('namespaces').replaceChildren(
+    ...state.namespaces.map((nsp) =>
+      el(
+        'li',
+        { 'data-namespace': `${nsp.server} ${nsp.name}` },
+        `${nsp.server === '/socket.io' ? '' : `${nsp.server} `}${nsp.name}`,
+        el('b', {}, nsp.sockets),
+      ),
+    ),
+  );
+  const tenants = Object.entries(state.tenants);
+  $('tenants').replaceChildren(
+    ...(tenants.length
+      ? tenants.map(([tenant, count]) => el('li', { 'data-tenant': tenant }, tenant, el('b', {}, count)))
+      : [el('li', { class: 'muted' }, 'nobody yet')]),
+  );
+  const rejected = Object.entries(state.stats.rejected);
+  $('rejected').replaceChildren(
+    ...(rejected.length
+      ? rejected.map(([status, count]) => el('li', { class: 'bad' }, status, el('b', {}, count)))
+      : [el('li', { class: 'muted' }, 'none yet')]),
+  );
+
+  const conflicts = state.doctor.findings.filter((finding) => finding.severity === 'conflict');
+  const verdict = $('doctor-verdict');
+  verdict.className = `doctor-verdict ${conflicts.length ? 'bad' : 'ok'}`;
+  verdict.textContent = conflicts.length
+    ? `${conflicts.length} conflict(s)`
+    : `No conflicts: ${state.doctor.routes.length} routes, each path owned by exactly one service.`;
+  $('findings').replaceChildren(
+    ...state.doctor.findings.map((finding) => el('li', {}, `${finding.severity}: ${finding.message}`)),
+  );
+
+  $('feed').replaceChildren(
+    ...state.feed.map((entry) =>
+      el(
+        'li',
+        {},
+        el('span', { class: 'time' }, clock(entry.at)),
+        el('span', { class: `tag ${entry.kind}` }, entry.kind),
+        el('span', {}, entry.text),
+      ),
+    ),
+  );
+}
+
+renderServices();

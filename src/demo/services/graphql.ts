@@ -1,0 +1,55 @@
+import type { EventEmitter } from 'node:events';
+import { on } from 'node:events';
+import type { Switchboard } from '../../switchboard.js';
+import type { ChatMessage } from './chat.js';
+
+/**
+ * GraphQL subscriptions with `graphql-ws` on `/graphql`: a real third-party library on a noServer
+ * `ws` server, routed by path and by its sub-protocol (`graphql-transport-ws`). `chat` streams the
+ * chat service's messages; `ticks` counts seconds. Skipped, with a notice, when `graphql` and
+ * `graphql-ws` are not installed.
+ */
+export async function mountGraphQL(hub: Switchboard, chat: EventEmitter<{ message: [ChatMessage] }>): Promise<boolean> {
+  let graphql: typeof import('graphql');
+  // graphql-ws names it useServer; renamed so that it is not taken for a React hook.
+  let serveGraphQL: typeof import('graphql-ws/use/ws').useServer;
+  try {
+    graphql = await import('graphql');
+    ({ useServer: serveGraphQL } = await import('graphql-ws/use/ws'));
+  } catch {
+    return false;
+  }
+  const { GraphQLInt, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, GraphQLString } = graphql;
+  const ChatMessageType = new GraphQLObjectType({
+    name: 'ChatMessage',
+    fields: { from: { type: GraphQLString }, text: { type: GraphQLString }, at: { type: GraphQLString } },
+  });
+  const schema = new GraphQLSchema({
+    query: new GraphQLObjectType({
+      name: 'Query',
+      fields: { hello: { type: GraphQLString, resolve: () => 'hello from graphql-ws' } },
+    }),
+    subscription: new GraphQLObjectType({
+      name: 'Subscription',
+      fields: {
+        chat: {
+          type: ChatMessageType,
+          subscribe: async function* () {
+            for await (const [message] of on(chat, 'message')) yield { chat: message };
+          },
+        },
+        ticks: {
+          type: new GraphQLNonNull(GraphQLInt),
+          subscribe: async function* () {
+            for (let tick = 1; ; tick++) {
+              await new Promise((resolve) => setTimeout(resolve, 1_000));
+              yield { ticks: tick };
+            }
+          },
+        },
+      },
+    }),
+  });
+  serveGraphQL({ schema }, hub.ws('/graphql', {}, { protocol: 'graphql-transport-ws' }));
+  return true;
+}
