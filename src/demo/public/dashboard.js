@@ -38,6 +38,15 @@ function arrived(service, text) {
   while (list.children.length > 60) list.lastChild.remove();
 }
 
+/** A message in a line: its text when it has one (chat, notifications, WhatsApp), else its JSON. */
+function describe(payload) {
+  if (payload && typeof payload === 'object') {
+    if (typeof payload.text === 'string') return payload.from ? `${payload.from}: ${payload.text}` : payload.text;
+    return JSON.stringify(payload);
+  }
+  return String(payload);
+}
+
 // ---- test clients, one per service -------------------------------------------------------
 
 function plainWebSocket(path, protocol) {
@@ -46,7 +55,16 @@ function plainWebSocket(path, protocol) {
       const ws = new WebSocket(`${wsBase}${path}${path.includes('?') ? '&' : '?'}${query()}`, protocol);
       ws.onopen = () => onState('open');
       ws.onclose = (event) => onState('closed', event.code);
-      ws.onmessage = (event) => onMessage(event.data);
+      ws.onmessage = (event) => {
+        let message = event.data;
+        try {
+          const parsed = JSON.parse(event.data);
+          if (parsed && typeof parsed.event === 'string') message = `${parsed.event}: ${describe(parsed.data)}`;
+        } catch {
+          // not JSON: shown as it came
+        }
+        onMessage(message);
+      };
       return { send: (data) => ws.readyState === 1 && ws.send(data), close: () => ws.close(1000) };
     },
   };
@@ -59,7 +77,7 @@ function socketIO(namespace, options = {}) {
       socket.on('connect', () => onState('open'));
       socket.on('disconnect', () => onState('closed'));
       socket.on('connect_error', (error) => onState('closed', error.message));
-      socket.onAny((event, payload) => onMessage(`${event} ${JSON.stringify(payload)}`));
+      socket.onAny((event, payload) => onMessage(`${event}: ${describe(payload)}`));
       return { send: (event, payload) => socket.emit(event, payload), close: () => socket.close() };
     },
   };
@@ -78,7 +96,8 @@ function graphqlSubscription() {
           onState('open');
           ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { chat { from text } }' } }));
         } else if (message.type === 'next') {
-          onMessage(JSON.stringify(message.payload.data));
+          const chat = message.payload.data?.chat;
+          onMessage(chat ? `chat: ${chat.from}: ${chat.text}` : JSON.stringify(message.payload.data));
         }
       };
       return { send() {}, close: () => ws.close(1000) };
