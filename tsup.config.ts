@@ -9,6 +9,8 @@ export default defineConfig({
     'adapters/index': 'src/adapters/index.ts',
     'realtime/index': 'src/realtime/index.ts',
     'guard/index': 'src/guard/index.ts',
+    'cluster/index': 'src/cluster/index.ts',
+    'cluster/redis': 'src/cluster/redis.ts',
     'guard/register': 'src/guard/register.ts',
     'cli/index': 'src/cli/index.ts',
     'demo/start': 'src/demo/start.ts',

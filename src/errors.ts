@@ -5,7 +5,8 @@ export type SwitchboardErrorCode =
   | 'ERR_ROUTE_CONFLICT'
   | 'ERR_WS_ATTACHED'
   | 'ERR_HUB_CLOSED'
-  | 'ERR_MISSING_PEER';
+  | 'ERR_MISSING_PEER'
+  | 'ERR_BROKER_UNAVAILABLE';
 
 export class SwitchboardError extends Error {
   readonly code: SwitchboardErrorCode;

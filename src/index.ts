@@ -1,4 +1,5 @@
 export { contextOf, type WsRouteServerOptions } from './adapters/index.js';
+export { type Broker, type BrokerStats, memoryBroker } from './cluster/index.js';
 export { SwitchboardError, type SwitchboardErrorCode } from './errors.js';
 export type {
   Closable,
@@ -15,10 +16,17 @@ export type {
 } from './hub/index.js';
 export { Hub, Route } from './hub/index.js';
 export {
+  type BroadcastResult,
+  DISCONNECTED_CLOSE_CODE,
+  DO_NOT_RECONNECT_CODES,
+  PER_USER_LIMIT_CLOSE_CODE,
   PER_USER_LIMIT_CODE,
+  type PublishData,
   REPLACED_CLOSE_CODE,
   REPLACED_EVENT,
   REPLACED_REASON,
+  SLOW_CLOSE_CODE,
+  type SlowConsumerPolicy,
   type Target,
   type TargetOptions,
   tenantRoom,

@@ -6,19 +6,70 @@ import { mountHandler } from './adapters/handler.js';
 import { optionalRequire } from './adapters/optional-require.js';
 import { mountSocketIO } from './adapters/socketio.js';
 import { mountWs, type WsRouteServerOptions } from './adapters/ws.js';
+import type { Broker } from './cluster/broker.js';
+import { memoryBroker } from './cluster/memory-broker.js';
 import { SwitchboardError } from './errors.js';
 import { Hub, type HubOptions, hubFor, type Route, type RouteOptions, type UpgradeHandler } from './hub/index.js';
-import { Realtime, type Target, type TargetOptions } from './realtime/index.js';
+import { invalidOption } from './hub/options.js';
+import {
+  type BroadcastResult,
+  DEFAULT_SLOW_CONSUMER_POLICY,
+  type PublishData,
+  Realtime,
+  type SlowConsumerPolicy,
+  type Target,
+  type TargetOptions,
+} from './realtime/index.js';
 
-export type SwitchboardOptions = HubOptions;
+export interface SwitchboardOptions extends HubOptions {
+  /** Carries broadcasts between the hubs of several processes. Default: `memoryBroker()` (this process only). */
+  broker?: Broker;
+  /** What a broadcast does with a recipient that is not reading: `{ maxBufferedBytes: 1 MiB, onSlow: 'close' }`. */
+  slowConsumers?: Partial<SlowConsumerPolicy>;
+}
 
 /** The hub with its mounts: what `switchboard(server)` returns. */
 export class Switchboard extends Hub {
-  /** Users, tenants and the per-user policy. */
-  readonly realtime: Realtime = new Realtime(this);
+  /** Users, tenants, rooms and the per-user policy, on one node or many. */
+  readonly realtime: Realtime;
   private shared:
     | { io: SocketIOServer; options: Partial<SocketIOServerOptions>; routeOptions: RouteOptions | undefined }
     | undefined;
+
+  constructor(server: Server, options: SwitchboardOptions = {}) {
+    super(server, options, ['broker', 'slowConsumers']);
+    this.realtime = new Realtime(this, {
+      broker: checkBroker(options.broker),
+      slowConsumers: checkSlowConsumers(options.slowConsumers),
+    });
+  }
+
+  /** Resolves once the broker can deliver across nodes; rejects with a clear error if it cannot (Redis down at start). */
+  ready(): Promise<void> {
+    return this.realtime.link.ready;
+  }
+
+  /** Puts a `ws` connection in a room; it leaves every room when it closes. */
+  join(ws: import('ws').WebSocket, room: string): void {
+    this.realtime.join(ws, room);
+  }
+
+  leave(ws: import('ws').WebSocket, room: string): void {
+    this.realtime.leave(ws, room);
+  }
+
+  /**
+   * Sends `data` to every `ws` connection in `room`, on every node, framed once. Strings go as
+   * text, Buffers as binary, other objects as JSON text. Returns what this node did.
+   */
+  publish(room: string, data: PublishData): BroadcastResult {
+    return this.realtime.publish(room, data);
+  }
+
+  /** Closes every connection of the user, on every node (`ws`: code 4003 and the reason). */
+  disconnectUser(userId: string | number, reason?: string): void {
+    this.realtime.disconnectUser(userId, reason);
+  }
 
   /** Mounts a `ws` server on `pattern` and returns it (in noServer mode). */
   ws(pattern: string, wssOrOptions?: WebSocketServer | WsRouteServerOptions, routeOptions?: RouteOptions): WebSocketServer {
@@ -40,7 +91,7 @@ export class Switchboard extends Hub {
    */
   socketio<T extends SocketIOServer>(io: T, routeOptions?: RouteOptions): T {
     mountSocketIO(this, io, routeOptions, this.realtime.gate);
-    this.realtime.ioServers.add(io);
+    this.realtime.addSocketIO(io);
     return io;
   }
 
@@ -108,6 +159,26 @@ function checkSameOptions(hub: Hub, options: SwitchboardOptions): void {
       );
     }
   }
+}
+
+function checkBroker(broker: Broker | undefined): Broker {
+  if (broker === undefined) return memoryBroker();
+  if (typeof broker !== 'object' || broker === null || typeof (broker as Broker).join !== 'function') {
+    throw invalidOption(
+      "switchboard(server, { broker }): broker must be memoryBroker() or redisBroker({ url }) from 'switchboard/redis'.",
+    );
+  }
+  return broker;
+}
+
+function checkSlowConsumers(policy: Partial<SlowConsumerPolicy> | undefined): SlowConsumerPolicy {
+  const resolved = { ...DEFAULT_SLOW_CONSUMER_POLICY, ...policy };
+  if (!(resolved.maxBufferedBytes > 0) || (resolved.onSlow !== 'close' && resolved.onSlow !== 'skip')) {
+    throw invalidOption(
+      "switchboard(server, { slowConsumers }): expected { maxBufferedBytes: bytes > 0, onSlow: 'close' | 'skip' }.",
+    );
+  }
+  return resolved;
 }
 
 function describe(options: unknown): string {

@@ -60,13 +60,13 @@ describe('the dashboard in headless Chromium', () => {
     await arrivals('graphql').filter({ hasText: 'hello from Chromium' }).waitFor();
   });
 
-  it('publishes a notification that reaches the ws service and every Socket.IO namespace of the user', async () => {
+  it('publishes a notification that reaches every ws connection and every Socket.IO namespace of the user', async () => {
     await page.fill('#notify-text', 'your order has shipped');
     await page.click('[data-action="notify"]');
-    for (const service of ['notifications', 'shop', 'admin', 'seller']) {
+    for (const service of ['notifications', 'chat', 'shop', 'admin', 'seller']) {
       await arrivals(service).filter({ hasText: 'your order has shipped' }).waitFor();
     }
-    assert.match((await page.locator('#notify-result').textContent()) ?? '', /1 ws notification socket/);
+    assert.match((await page.locator('#notify-result').textContent()) ?? '', /2 ws connection/);
   });
 
   it('relays a simulated WhatsApp message through the bridge to the tenant', async () => {

@@ -64,10 +64,11 @@ describe('the demo: every service on one port, at once', () => {
     await eventually(() => graphqlMessages.length === 1, 5_000, 'the GraphQL chat subscription');
     assert.deepEqual(graphqlMessages[0], { chat: { from: 'ann', text: 'hello everyone' } });
 
-    // A notification to a user: the ws service and every Socket.IO namespace she is in.
+    // A notification to a user: all her ws connections (chat and notifications) and every Socket.IO namespace she is in.
     const reached = await dashboard.emitWithAck('notify', { userId: 'ann', text: 'order shipped' });
-    assert.deepEqual(reached, { ws: 1 });
+    assert.deepEqual(reached, { ws: 2 });
     assert.equal(JSON.parse(await nextMessage(notifications)).data.text, 'order shipped');
+    assert.equal(JSON.parse(await nextMessage(chat)).event, 'notification');
     assert.equal(((await nextEvent(shop, 'notification')) as { text: string }).text, 'order shipped');
     assert.equal(((await nextEvent(admin, 'notification')) as { text: string }).text, 'order shipped');
     // To the tenant: bob, in /seller, too.

@@ -266,7 +266,7 @@ describe('per-user connection policy', () => {
     await delay(300);
     assert.equal(reconnects, 0, 'the replaced client does not reconnect');
     assert.equal(latest.connected, true);
-    assert.equal(hub.realtime.perUser.count(findRoute(hub, '/latest/*'), 'ann'), 1);
+    assert.equal(await hub.realtime.userConnections(findRoute(hub, '/latest/*'), 'ann'), 1);
     latest.close();
     old.close();
   });
@@ -278,7 +278,7 @@ describe('per-user connection policy', () => {
     assert.equal(second.status, 429);
     assert.match(second.body, /too many connections for this user/);
     first.close();
-    await eventually(() => hub.realtime.perUser.count(findRoute(hub, '/ws-one'), 'ann') === 0);
+    await eventually(async () => (await hub.realtime.userConnections(findRoute(hub, '/ws-one'), 'ann')) === 0);
     (await open(`ws://127.0.0.1:${port}/ws-one`, { headers })).close();
   });
 

@@ -84,7 +84,7 @@ export class Dashboard {
         const reached = actions.notify(to, text);
         this.log(
           'notification',
-          `"${text}" to ${to.userId ? `user ${to.userId}` : `tenant ${to.tenantId}`} (${reached.ws} ws sockets)`,
+          `"${text}" to ${to.userId ? `user ${to.userId}` : `tenant ${to.tenantId}`} (${reached.ws} ws connections)`,
         );
         reply?.(reached);
       });

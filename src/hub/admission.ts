@@ -15,7 +15,13 @@ export type AdmissionCheck = (
   route: Route,
   identity: Identity | undefined,
   req: IncomingMessage,
-) => { status: number; reason: string; headers?: Record<string, string | number> } | undefined;
+) => Refusal | undefined | Promise<Refusal | undefined>;
+
+export interface Refusal {
+  status: number;
+  reason: string;
+  headers?: Record<string, string | number>;
+}
 
 /**
  * Runs a route's checks in the documented order: origin (403), connection limit (503),
@@ -41,7 +47,7 @@ export function admit(
   }
   reserve?.();
   if (!options.authenticate) {
-    done(identified(route, req, undefined, extraChecks));
+    settle(identified(route, req, undefined, extraChecks), done);
     return;
   }
   let result: unknown;
@@ -53,22 +59,43 @@ export function admit(
   }
   if (isPromiseLike(result)) {
     result.then(
-      (principal) => done(authenticated(route, req, principal, extraChecks)),
+      (principal) => settle(authenticated(route, req, principal, extraChecks), done),
       (error) => done({ admitted: false, status: 401, reason: 'authentication failed', error }),
     );
   } else {
-    done(authenticated(route, req, result, extraChecks));
+    settle(authenticated(route, req, result, extraChecks), done);
   }
 }
 
-function authenticated(route: Route, req: IncomingMessage, principal: unknown, extraChecks: readonly AdmissionCheck[]): Verdict {
+/** Hands a verdict over at once when it is ready, or when the asynchronous checks are done. */
+function settle(verdict: Verdict | Promise<Verdict>, done: (verdict: Verdict) => void): void {
+  if (isPromiseLike(verdict)) {
+    (verdict as Promise<Verdict>).then(done, (error) =>
+      done({ admitted: false, status: 503, reason: 'admission check failed', error }),
+    );
+  } else {
+    done(verdict);
+  }
+}
+
+function authenticated(
+  route: Route,
+  req: IncomingMessage,
+  principal: unknown,
+  extraChecks: readonly AdmissionCheck[],
+): Verdict | Promise<Verdict> {
   if (principal === null || principal === undefined || principal === false) {
     return { admitted: false, status: 401, reason: 'authentication failed' };
   }
   return identified(route, req, principal, extraChecks);
 }
 
-function identified(route: Route, req: IncomingMessage, principal: unknown, extraChecks: readonly AdmissionCheck[]): Verdict {
+function identified(
+  route: Route,
+  req: IncomingMessage,
+  principal: unknown,
+  extraChecks: readonly AdmissionCheck[],
+): Verdict | Promise<Verdict> {
   let identity: Identity | undefined;
   if (principal !== undefined) {
     try {
@@ -79,9 +106,26 @@ function identified(route: Route, req: IncomingMessage, principal: unknown, extr
       return { admitted: false, status: 500, reason: 'route identify failed', error };
     }
   }
-  for (const check of extraChecks) {
-    const refusal = check(route, identity, req);
-    if (refusal) return { admitted: false, ...refusal };
+  return runChecks(route, req, principal, identity, extraChecks, 0);
+}
+
+/** The extra checks in order; synchronous while they are, asynchronous from the first that is not. */
+function runChecks(
+  route: Route,
+  req: IncomingMessage,
+  principal: unknown,
+  identity: Identity | undefined,
+  checks: readonly AdmissionCheck[],
+  from: number,
+): Verdict | Promise<Verdict> {
+  for (let index = from; index < checks.length; index++) {
+    const outcome = (checks[index] as AdmissionCheck)(route, identity, req);
+    if (isPromiseLike(outcome)) {
+      return (outcome as Promise<Refusal | undefined>).then((refusal) =>
+        refusal ? { admitted: false, ...refusal } : runChecks(route, req, principal, identity, checks, index + 1),
+      );
+    }
+    if (outcome) return { admitted: false, ...outcome };
   }
   return { admitted: true, principal, identity };
 }

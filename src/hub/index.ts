@@ -1,4 +1,4 @@
-export { type AdmissionCheck, admit, originAllowed, type Verdict } from './admission.js';
+export { type AdmissionCheck, admit, originAllowed, type Refusal, type Verdict } from './admission.js';
 export { callSite } from './call-site.js';
 export { type ConnectionEvent, HUB_LISTENER, Hub, type HubEvents, type UpgradeListener } from './hub.js';
 export { consoleLogger, type Logger } from './logger.js';

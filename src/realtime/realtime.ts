@@ -1,92 +1,289 @@
+import type { EventEmitter } from 'node:events';
 import type { Socket, Server as SocketIOServer } from 'socket.io';
+import WebSocket from 'ws';
 import type { NamespaceGate } from '../adapters/socketio.js';
+import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, fromWire, toWire } from '../cluster/broker.js';
 import type { ConnectionEvent, Hub, Route } from '../hub/index.js';
-import { PerUserConnections, type UserConnection } from './per-user.js';
-import { PER_USER_LIMIT_CODE, perUserLimitReason, REPLACED_CLOSE_CODE, REPLACED_EVENT, REPLACED_REASON } from './reasons.js';
+import { type BroadcastResult, broadcast, type SlowConsumerPolicy } from './broadcast.js';
+import {
+  DISCONNECTED_CLOSE_CODE,
+  PER_USER_LIMIT_CLOSE_CODE,
+  PER_USER_LIMIT_CODE,
+  perUserLimitReason,
+  REPLACED_CLOSE_CODE,
+  REPLACED_EVENT,
+  REPLACED_REASON,
+} from './reasons.js';
 import { tenantRoom, userRoom } from './rooms.js';
-import { roomTarget, type Target, type TargetOptions } from './targets.js';
+import { selectNamespaces, type Target, type TargetOptions } from './targets.js';
+import { WsRooms } from './ws-rooms.js';
+
+export interface RealtimeOptions {
+  broker: Broker;
+  slowConsumers: SlowConsumerPolicy;
+}
+
+/** Data a room publish accepts: sent as is (strings as text frames), objects as JSON. */
+export type PublishData = string | Buffer | ArrayBuffer | Uint8Array | object;
 
 /**
- * Users, tenants and the per-user connection policy of one hub. WebSocket routes are refused at
- * the handshake (429) or have their oldest connection closed with code 4001; Socket.IO routes
- * count engine.io sessions, and refuse in the first namespace the session joins, so that the
- * client gets a `connect_error` that says why instead of a bare HTTP status.
+ * Users, tenants, rooms and the per-user connection policy of one hub, on one node or many.
+ * Local recipients are reached at once; the broker carries the same message to the other nodes,
+ * each of which delivers to its own connections (the official adapter does it for Socket.IO).
  */
 export class Realtime {
-  readonly perUser = new PerUserConnections();
   readonly ioServers = new Set<SocketIOServer>();
-  private readonly forget = new WeakMap<object, () => void>();
-  /** Socket.IO sessions already counted, with their sockets (one per namespace joined). */
-  private readonly sessions = new WeakMap<object, { sockets: Set<Socket> }>();
+  readonly rooms = new WsRooms();
+  readonly link: BrokerLink;
+  /** This node's connections under a per-user policy, by cluster-wide id, with how to replace each. */
+  private readonly local = new Map<string, () => void>();
+  /** Socket.IO sessions already counted, with their sockets and whether they were admitted. */
+  private readonly sessions = new WeakMap<object, { sockets: Set<Socket>; admitted: Promise<boolean> }>();
+  private sequence = 0;
+  private brokerUp = true;
 
-  constructor(hub: Hub) {
+  constructor(
+    private readonly hub: Hub,
+    private readonly options: RealtimeOptions,
+  ) {
+    this.link = options.broker.join(
+      (message) => this.fromOtherNode(message),
+      (status) => this.brokerStatus(status),
+    );
+    this.link.ready.catch((error) => hub.reportError(error, { during: 'broker start' }));
     hub.addAdmissionCheck((route, identity) => {
-      if (route.tracksOwnConnections) return undefined;
-      const refusal = this.perUser.refusal(route, identity);
-      return refusal && { status: 429, reason: perUserLimitReason(refusal.max) };
+      const policy = route.options.perUser;
+      if (route.tracksOwnConnections || !policy || identity?.userId === undefined) return undefined;
+      if ((policy.onExceed ?? 'reject') !== 'reject') return undefined;
+      return this.link.users
+        .count(routeKey(route), identity.userId)
+        .then((count) => (count >= policy.max ? { status: 429, reason: perUserLimitReason(policy.max) } : undefined));
     });
     hub.on('connection', (event) => this.connected(event));
-    hub.on('disconnect', (event) => this.forget.get(event.socket)?.());
+    hub.on('close', () => {
+      this.link.close().catch(() => {});
+    });
+  }
+
+  /** Connects a Socket.IO server of the hub to the broker (Redis adapter across nodes). */
+  addSocketIO(io: SocketIOServer): void {
+    this.ioServers.add(io);
+    this.link.attachSocketIO(io);
+  }
+
+  join(ws: WebSocket, room: string): void {
+    this.rooms.join(ws, room);
+  }
+
+  leave(ws: WebSocket, room: string): void {
+    this.rooms.leave(ws, room);
+  }
+
+  /** Sends `data` to every `ws` connection in `room`, on every node; returns what this node did. */
+  publish(room: string, data: PublishData): BroadcastResult {
+    const { payload, binary } = normalize(data);
+    this.link.publish({ type: 'publish', room, data: binary ? toWire(payload) : toWire(payload.toString()) });
+    return broadcast(this.rooms.in(room), payload, binary, this.options.slowConsumers);
   }
 
   toUser(userId: string | number, options?: TargetOptions): Target {
-    return roomTarget(this.ioServers, userRoom(String(userId)), options);
+    return this.target(userRoom(String(userId)), options);
   }
 
   toTenant(tenantId: string | number, options?: TargetOptions): Target {
-    return roomTarget(this.ioServers, tenantRoom(String(tenantId)), options);
+    return this.target(tenantRoom(String(tenantId)), options);
   }
 
-  /** Applies the per-user policy to Socket.IO sessions; used as the namespace gate of Socket.IO routes. */
+  /** Closes every connection of the user, on every node (`ws`: code 4003 with the reason). */
+  disconnectUser(userId: string | number, reason = 'disconnected by the server'): void {
+    this.toUser(userId).disconnect(reason);
+  }
+
+  /** Cluster-wide number of the user's connections on a route with a per-user policy. */
+  userConnections(route: Route, userId: string): Promise<number> {
+    return this.link.users.count(routeKey(route), userId);
+  }
+
+  private target(room: string, options: TargetOptions = {}): Target {
+    return {
+      emit: (event, ...args) => {
+        for (const nsp of selectNamespaces(this.ioServers, options)) nsp.to(room).emit(event, ...args);
+        if (options.namespace === undefined) {
+          const data = args.length === 1 ? args[0] : args;
+          this.link.publish({ type: 'emit', room, event, data });
+          this.emitLocally(room, event, data);
+        }
+        return true;
+      },
+      disconnect: (reason = 'disconnected by the server') => {
+        for (const nsp of selectNamespaces(this.ioServers, options)) nsp.in(room).disconnectSockets(true);
+        if (options.namespace === undefined) {
+          this.link.publish({ type: 'disconnect', room, reason });
+          this.closeLocally(room, reason);
+        }
+      },
+    };
+  }
+
+  private emitLocally(room: string, event: string, data: unknown): void {
+    broadcast(this.rooms.in(room), JSON.stringify({ event, data }), false, this.options.slowConsumers);
+  }
+
+  private closeLocally(room: string, reason: string): void {
+    for (const ws of [...this.rooms.in(room)]) ws.close(DISCONNECTED_CLOSE_CODE, reason.slice(0, 120));
+  }
+
+  private fromOtherNode(message: BusMessage): void {
+    switch (message.type) {
+      case 'publish': {
+        const { data, binary } = fromWire(message.data);
+        broadcast(this.rooms.in(message.room), data, binary, this.options.slowConsumers);
+        break;
+      }
+      case 'emit':
+        this.emitLocally(message.room, message.event, message.data);
+        break;
+      case 'disconnect':
+        this.closeLocally(message.room, message.reason);
+        break;
+      case 'replace':
+        this.local.get(message.connectionId)?.();
+        break;
+    }
+  }
+
+  private brokerStatus(status: BrokerStatus): void {
+    if (status.up === this.brokerUp) return;
+    this.brokerUp = status.up;
+    if (!status.up) {
+      // Reported once per outage; local delivery goes on.
+      this.hub.reportError(status.error, {
+        during: 'broker',
+        note: 'local delivery continues; cross-node messages are dropped until it is back',
+      });
+    } else {
+      this.hub.options.logger.info({ broker: this.options.broker.kind }, 'broker connection restored');
+    }
+  }
+
+  /** A connection replaced by the policy: here, or on the node that holds it. */
+  private replace(connectionId: string): void {
+    const local = this.local.get(connectionId);
+    if (local) local();
+    else this.link.publish({ type: 'replace', connectionId });
+  }
+
+  private newConnectionId(): string {
+    return `${this.link.nodeId}/${(++this.sequence).toString(36)}`;
+  }
+
+  /** `ws` connections: into their user's and tenant's rooms, and on the books of the per-user policy. */
+  private connected({ route, connection, ctx }: ConnectionEvent): void {
+    if (route.tracksOwnConnections || !(connection instanceof WebSocket)) return;
+    const ws = connection;
+    const { userId, tenantId } = ctx.identity ?? {};
+    if (userId !== undefined) this.rooms.join(ws, userRoom(userId));
+    if (tenantId !== undefined) this.rooms.join(ws, tenantRoom(tenantId));
+    const policy = route.options.perUser;
+    if (!policy || userId === undefined) return;
+    this.register(route, userId, ws, { max: policy.max, onExceed: policy.onExceed ?? 'reject' }, () =>
+      ws.close(REPLACED_CLOSE_CODE, REPLACED_REASON),
+    ).then(
+      (admitted) => {
+        // Two nodes admitted the same user at once, and this one came second.
+        if (!admitted) ws.close(PER_USER_LIMIT_CLOSE_CODE, perUserLimitReason(policy.max));
+      },
+      (error) => this.hub.reportError(error, { during: 'per-user policy', pattern: route.pattern }),
+    );
+  }
+
+  /**
+   * Adds a connection to the user's cluster-wide list (atomically refusing it at the limit, or
+   * replacing the oldest beyond it) and removes it when `handle` closes.
+   */
+  private async register(
+    route: Route,
+    userId: string,
+    handle: EventEmitter,
+    policy: { max: number; onExceed: 'reject' | 'replace-oldest' },
+    replaceThis: () => void,
+  ): Promise<boolean> {
+    const id = this.newConnectionId();
+    const key = routeKey(route);
+    let closed = false;
+    handle.once('close', () => {
+      closed = true;
+      this.local.delete(id);
+      this.link.users.remove(key, userId, id).catch(() => {});
+    });
+    this.local.set(id, replaceThis);
+    const { admitted, replace } = await this.link.users.add(key, userId, id, policy);
+    if (closed && admitted) await this.link.users.remove(key, userId, id);
+    if (!admitted) this.local.delete(id);
+    for (const other of replace) this.replace(other);
+    return admitted && !closed;
+  }
+
+  /** The per-user policy on Socket.IO sessions: the namespace gate of Socket.IO routes. */
   readonly gate: NamespaceGate = (socket, ctx, route, next) => {
     const userId = ctx?.identity?.userId;
-    if (!route.options.perUser || userId === undefined) {
+    const policy = route.options.perUser;
+    if (!policy || userId === undefined) {
       next();
       return;
     }
-    const conn = socket.conn as unknown as import('node:events').EventEmitter & { close(): void };
-    const known = this.sessions.get(conn);
-    if (known) {
-      this.follow(known.sockets, socket);
-      next();
-      return;
-    }
-    const refusal = this.perUser.refusal(route, ctx?.identity);
-    if (refusal) {
-      const error = new Error(perUserLimitReason(refusal.max)) as Error & { data?: unknown };
-      error.data = { code: PER_USER_LIMIT_CODE, max: refusal.max };
-      next(error);
-      return;
-    }
-    const session = { sockets: new Set<Socket>() };
-    this.follow(session.sockets, socket);
-    this.sessions.set(conn, session);
-    const entry: UserConnection = {
-      replace: () => {
-        const live = [...session.sockets].filter((each) => each.connected);
+    const conn = socket.conn as unknown as EventEmitter & { close(): void };
+    let session = this.sessions.get(conn);
+    if (!session) {
+      const sockets = new Set<Socket>();
+      const replaceSession = () => {
+        const live = [...sockets].filter((each) => each.connected);
         for (const each of live) each.emit(REPLACED_EVENT, { reason: REPLACED_REASON });
         // Closing one socket with `true` closes the whole session and tells every namespace
         // "io server disconnect", after which Socket.IO clients do not reconnect by themselves.
         if (live[0]) live[0].disconnect(true);
         else conn.close();
+      };
+      const admitted = this.register(
+        route,
+        userId,
+        conn,
+        { max: policy.max, onExceed: policy.onExceed ?? 'reject' },
+        replaceSession,
+      );
+      session = { sockets, admitted };
+      this.sessions.set(conn, session);
+    }
+    const { sockets } = session;
+    session.admitted.then(
+      (admitted) => {
+        if (!admitted) {
+          const error = new Error(perUserLimitReason(policy.max)) as Error & { data?: unknown };
+          error.data = { code: PER_USER_LIMIT_CODE, max: policy.max };
+          next(error);
+          return;
+        }
+        sockets.add(socket);
+        socket.once('disconnect', () => sockets.delete(socket));
+        next();
       },
-    };
-    const forget = this.perUser.add(route, userId, entry);
-    conn.once('close', forget);
-    next();
+      (error) => {
+        this.hub.reportError(error, { during: 'per-user policy', pattern: route.pattern });
+        next(new Error('the per-user policy could not be checked; try again'));
+      },
+    );
   };
+}
 
-  private follow(sockets: Set<Socket>, socket: Socket): void {
-    sockets.add(socket);
-    socket.once('disconnect', () => sockets.delete(socket));
-  }
+/** Routes are the same on every node of an app; this names one across them. */
+function routeKey(route: Route): string {
+  return `${route.pattern}|${route.host ?? ''}|${route.protocol ?? ''}`;
+}
 
-  private connected({ route, socket, connection, ctx }: ConnectionEvent): void {
-    const userId = ctx.identity?.userId;
-    if (route.tracksOwnConnections || !route.options.perUser || userId === undefined) return;
-    const forget = this.perUser.add(route as Route, userId, {
-      replace: () => connection?.close(REPLACED_CLOSE_CODE, REPLACED_REASON),
-    });
-    this.forget.set(socket, forget);
-  }
+function normalize(data: PublishData): { payload: Buffer; binary: boolean } {
+  if (typeof data === 'string') return { payload: Buffer.from(data), binary: false };
+  if (Buffer.isBuffer(data)) return { payload: data, binary: true };
+  if (data instanceof ArrayBuffer) return { payload: Buffer.from(data), binary: true };
+  if (ArrayBuffer.isView(data)) return { payload: Buffer.from(data.buffer, data.byteOffset, data.byteLength), binary: true };
+  return { payload: Buffer.from(JSON.stringify(data)), binary: false };
 }

@@ -223,7 +223,7 @@ $('notify-form').addEventListener('submit', (event) => {
   const request = { text: $('notify-text').value, [$('notify-kind').value === 'user' ? 'userId' : 'tenantId']: target };
   board.emit('notify', request, (reached) => {
     $('notify-result').textContent =
-      `Sent. ${reached.ws} ws notification socket(s) reached, and every Socket.IO socket in the room.`;
+      `Sent through hub.toUser / toTenant: ${reached.ws} ws connection(s), and every Socket.IO socket in the room.`;
   });
 });
 

@@ -1,0 +1,84 @@
+import type { Server as SocketIOServer } from 'socket.io';
+
+/** A message between the hubs of a cluster. Payloads are strings or base64 (binary). */
+export type BusMessage =
+  /** `hub.publish(room, data)`: raw data to the `ws` connections in a room. */
+  | { type: 'publish'; room: string; data: WirePayload }
+  /** `hub.toUser(id).emit(event, data)`: a `{ event, data }` JSON frame to the `ws` connections in a room. */
+  | { type: 'emit'; room: string; event: string; data: unknown }
+  /** `hub.disconnectUser(id, reason)`, `target.disconnect()`: close the `ws` connections in a room. */
+  | { type: 'disconnect'; room: string; reason: string }
+  /** The per-user policy replaced this connection, held by another node. */
+  | { type: 'replace'; connectionId: string };
+
+export type WirePayload = { text: string } | { base64: string };
+
+/** One hub's membership in a broker. */
+export interface BrokerLink {
+  /** Unique per hub and process; part of every connection id, so a node knows its own. */
+  readonly nodeId: string;
+  /** Resolves once the broker can deliver across nodes; rejects with a clear error if it cannot start. */
+  readonly ready: Promise<void>;
+  /** Sends to every other hub of the cluster. Never throws; what cannot be sent is counted as dropped. */
+  publish(message: BusMessage): void;
+  /** Who is connected as which user, cluster-wide, for the per-user policy. */
+  readonly users: UserRegistry;
+  /** Makes a Socket.IO server deliver room emits across nodes (the official adapter, for Redis). */
+  attachSocketIO(io: SocketIOServer): void;
+  stats(): BrokerStats;
+  close(): Promise<void>;
+}
+
+export interface BrokerStats {
+  /** Messages sent to other nodes. */
+  published: number;
+  /** Messages received from other nodes. */
+  received: number;
+  /** Messages that could not be sent (broker unreachable); they reached this node's clients only. */
+  dropped: number;
+  connected: boolean;
+}
+
+/** A broker: joined once per hub. `memoryBroker()` for one process, `redisBroker()` for many. */
+export interface Broker {
+  readonly kind: string;
+  join(onMessage: (message: BusMessage) => void, onStatus: (status: BrokerStatus) => void): BrokerLink;
+}
+
+export type BrokerStatus = { up: true } | { up: false; error: Error };
+
+/**
+ * Connections per user and route key, cluster-wide. A connection id is `nodeId/localId`;
+ * `add` returns the ids to replace (oldest first) when the policy is `replace-oldest`, or
+ * `admitted: false` when `reject` and the user is already at the limit.
+ */
+export interface UserRegistry {
+  count(routeKey: string, userId: string): Promise<number>;
+  add(
+    routeKey: string,
+    userId: string,
+    connectionId: string,
+    policy: { max: number; onExceed: 'reject' | 'replace-oldest' },
+  ): Promise<{ admitted: boolean; replace: string[] }>;
+  remove(routeKey: string, userId: string, connectionId: string): Promise<void>;
+}
+
+let counter = 0;
+
+/** A node id unique in the cluster: host-independent randomness plus a per-process counter. */
+export function newNodeId(): string {
+  counter++;
+  return `${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 8)}-${counter}`;
+}
+
+export function toWire(data: string | Buffer | ArrayBuffer | Uint8Array): WirePayload {
+  if (typeof data === 'string') return { text: data };
+  const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+  return { base64: buffer.toString('base64') };
+}
+
+export function fromWire(payload: WirePayload): { data: Buffer; binary: boolean } {
+  return 'text' in payload
+    ? { data: Buffer.from(payload.text), binary: false }
+    : { data: Buffer.from(payload.base64, 'base64'), binary: true };
+}

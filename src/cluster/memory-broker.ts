@@ -1,0 +1,41 @@
+import type { Broker, BrokerLink, BusMessage } from './broker.js';
+import { newNodeId } from './broker.js';
+import { MemoryUserRegistry } from './memory-users.js';
+
+/**
+ * The default broker: the hubs that share one `memoryBroker()` (in one process) exchange
+ * messages; a hub alone delivers to its own clients only, which is all one process needs.
+ */
+export function memoryBroker(): Broker {
+  const links = new Set<{ nodeId: string; deliver: (message: BusMessage) => void }>();
+  const users = new MemoryUserRegistry();
+  return {
+    kind: 'memory',
+    join(onMessage, onStatus): BrokerLink {
+      const self = { nodeId: newNodeId(), deliver: onMessage };
+      links.add(self);
+      const stats = { published: 0, received: 0, dropped: 0 };
+      queueMicrotask(() => onStatus({ up: true }));
+      return {
+        nodeId: self.nodeId,
+        ready: Promise.resolve(),
+        users,
+        publish(message) {
+          for (const link of links) {
+            if (link === self) continue;
+            stats.published++;
+            // Asynchronous like a network broker, so code tested on it does not rely on re-entrancy.
+            queueMicrotask(() => link.deliver(message));
+          }
+        },
+        attachSocketIO() {
+          // One process: Socket.IO's own in-memory adapter already reaches every socket.
+        },
+        stats: () => ({ ...stats, connected: true }),
+        async close() {
+          links.delete(self);
+        },
+      };
+    },
+  };
+}
