@@ -6,6 +6,7 @@ export type {
   CloseOptions,
   HubOptions,
   HubStats,
+  LimitOptions,
   Identity,
   Logger,
   RejectEvent,

@@ -4,6 +4,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { type ClientOptions, WebSocket } from 'ws';
+import { existingHub } from '../src/hub/index.js';
 
 /** Listens on 127.0.0.1 with a free port; returns the base ws:// URL and a closer. */
 export async function listen(server: http.Server): Promise<{ port: number; url: string }> {
@@ -13,7 +14,12 @@ export async function listen(server: http.Server): Promise<{ port: number; url: 
   return { port, url: `ws://127.0.0.1:${port}` };
 }
 
+/**
+ * Closes a test server for good: its hub first (upgraded sockets are not the HTTP server's to
+ * close, and server.close() would wait for them), then every HTTP connection.
+ */
 export async function closeServer(server: http.Server): Promise<void> {
+  await existingHub(server)?.close({ timeoutMs: 200 });
   server.closeAllConnections?.();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
@@ -140,8 +146,14 @@ export function handshakeRequest(path: string, extra: string[] = [], host = '127
 /** Runs a fixture app in its own process; resolves with its output once it prints `READY <port>` or exits. */
 export function startApp(
   file: string,
-  options: { args?: string[]; nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {},
-): Promise<{ port: number | undefined; output: () => string; exited: Promise<number | null>; stop: () => Promise<void> }> {
+  options: { args?: string[]; nodeArgs?: string[]; env?: NodeJS.ProcessEnv; ready?: RegExp } = {},
+): Promise<{
+  port: number | undefined;
+  pid: number;
+  output: () => string;
+  exited: Promise<number | null>;
+  stop: () => Promise<void>;
+}> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...(options.nodeArgs ?? []), file, ...(options.args ?? [])], {
       env: { ...process.env, ...options.env },
@@ -155,6 +167,7 @@ export function startApp(
       settled = true;
       resolve({
         port,
+        pid: child.pid as number,
         output: () => output,
         exited,
         stop: async () => {
@@ -167,7 +180,7 @@ export function startApp(
     };
     const onData = (chunk: Buffer) => {
       output += chunk;
-      const ready = /READY (\d+)/.exec(output);
+      const ready = (options.ready ?? /READY (\d+)/).exec(output);
       if (ready) handle(Number(ready[1]));
     };
     child.stdout.on('data', onData);

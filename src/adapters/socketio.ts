@@ -153,6 +153,7 @@ function emptyContext(route: Route): UpgradeContext {
     host: undefined,
     protocols: [],
     pattern: route.pattern,
+    ip: undefined,
     principal: undefined,
     identity: undefined,
     accept() {},

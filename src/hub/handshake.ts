@@ -34,6 +34,7 @@ export class Handshake implements UpgradeContext {
   readonly host: string | undefined;
   readonly protocols: readonly string[];
   readonly pattern: string;
+  readonly ip: string | undefined;
   principal: unknown = undefined;
   identity: Identity | undefined = undefined;
 
@@ -53,6 +54,7 @@ export class Handshake implements UpgradeContext {
     private readonly route: Route,
     match: Match<Route>,
     target: RequestTarget,
+    ip: string,
     private readonly req: IncomingMessage,
     private readonly socket: Duplex,
     private readonly head: Buffer,
@@ -63,6 +65,7 @@ export class Handshake implements UpgradeContext {
     this.host = target.host;
     this.protocols = target.protocols;
     this.pattern = route.pattern;
+    this.ip = ip;
   }
 
   get query(): URLSearchParams {

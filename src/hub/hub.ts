@@ -8,6 +8,7 @@ import { type AdmissionCheck, admit } from './admission.js';
 import { callSite } from './call-site.js';
 import { onFirstWrite } from './first-write.js';
 import { Handshake, type HandshakeHost } from './handshake.js';
+import { Limiter } from './limits.js';
 import { checkRouteOptions, type HubOptions, type ResolvedHubOptions, resolveHubOptions } from './options.js';
 import { writeRejection } from './reject.js';
 import { isBadTarget, parseRequestTarget, type RequestTarget } from './request-target.js';
@@ -50,6 +51,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   readonly admissionChecks: AdmissionCheck[] = [];
   private readonly counters = { upgrades: 0, accepted: 0, aborted: 0, errors: 0, open: 0 };
   private readonly rejectedByStatus: Record<number, number> = {};
+  private readonly limiter: Limiter;
   private closeCode = 1001;
   private closeReason = 'server shutting down';
   private closed: Promise<void> | undefined;
@@ -59,6 +61,12 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     super();
     this.server = server;
     this.options = resolveHubOptions(options, extraOptionNames);
+    this.limiter = new Limiter(this.options.limits);
+    // A handshake whose headers never finish (slowloris) never reaches 'upgrade': Node's own
+    // headers timeout closes it. Bring it down to the handshake timeout unless the app chose one.
+    if (server.headersTimeout === NODE_DEFAULT_HEADERS_TIMEOUT_MS && this.options.handshakeTimeoutMs < server.headersTimeout) {
+      server.headersTimeout = this.options.handshakeTimeoutMs;
+    }
     Object.defineProperty(this.onUpgrade, HUB_LISTENER, { value: true });
     server.on('upgrade', this.onUpgrade);
   }
@@ -195,11 +203,14 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   trackConnection(route: Route, handle: ConnectionHandle, connection: Closable | undefined, ctx: UpgradeContext): void {
     this.counters.accepted++;
     this.counters.open++;
+    const ip = ctx.ip ?? 'unknown';
+    this.limiter.opened(ip);
     route.connections.set(handle, connection);
     const event: ConnectionEvent = { route, socket: handle, connection, ctx };
     handle.once('close', () => {
       route.connections.delete(handle);
       this.counters.open--;
+      this.limiter.closed(ip);
       this.emit('disconnect', event);
       if (this.counters.open === 0) this.whenEmpty?.();
     });
@@ -244,9 +255,17 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
       this.reject(socket, target.status, target.reason, req.url ?? '');
       return;
     }
+    const ip = this.limiter.addressOf(req);
     const match = this.table.match(target);
+    // A handshake continuing a session the route admitted (Socket.IO upgrading from polling) is not a new connection.
+    const continuing = match?.value.isContinuation?.(req, { query: new URLSearchParams(target.rawQuery) }) ?? false;
+    const refusal = this.limiter.active && !continuing ? this.limiter.admit(ip) : undefined;
+    if (refusal) {
+      this.reject(socket, refusal.status, refusal.reason, target.path, refusal.headers);
+      return;
+    }
     if (match) {
-      new Handshake(this, match.value, match, target, req, socket, head).start();
+      new Handshake(this, match.value, match, target, ip, req, socket, head).start();
       return;
     }
     if (this.adopted.length > 0) {
@@ -332,7 +351,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     const match = this.httpTable.match({ path: target.path, host: target.host });
     if (!match) return false;
     const route = match.value;
-    const ctx = requestContext(route, match.params, target, (status, reason, headers) => {
+    const ctx = requestContext(route, match.params, target, this.limiter.addressOf(req), (status, reason, headers) => {
       this.rejectRequest(res, status, reason, headers, target.path, route);
     });
     const serve = () => {
@@ -350,6 +369,11 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     }
     if (this.closing) {
       this.rejectRequest(res, 503, 'server is shutting down', { 'Retry-After': 5 }, target.path, route);
+      return true;
+    }
+    const refusal = this.limiter.active ? this.limiter.admit(ctx.ip ?? 'unknown') : undefined;
+    if (refusal) {
+      this.rejectRequest(res, refusal.status, refusal.reason, refusal.headers, target.path, route);
       return true;
     }
     admit(route, req, this.admissionChecks, (verdict) => {
@@ -433,6 +457,7 @@ function requestContext(
   route: Route,
   params: Record<string, string>,
   target: RequestTarget,
+  ip: string,
   reject: (status: number, reason: string, headers: Record<string, string | number>) => void,
 ): UpgradeContext & { principal: unknown; identity: UpgradeContext['identity'] } {
   let query: URLSearchParams | undefined;
@@ -446,6 +471,7 @@ function requestContext(
     host: target.host,
     protocols: [],
     pattern: route.pattern,
+    ip,
     principal: undefined,
     identity: undefined,
     accept() {},
@@ -454,6 +480,9 @@ function requestContext(
     },
   };
 }
+
+/** Node's default `server.headersTimeout`; a different value is the app's choice and is kept. */
+const NODE_DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
 
 /** Marks the hub's own 'upgrade' listener, which the guard must let through to the server. */
 export const HUB_LISTENER = Symbol.for('switchboard.hubListener');

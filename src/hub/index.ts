@@ -1,6 +1,7 @@
 export { type AdmissionCheck, admit, originAllowed, type Refusal, type Verdict } from './admission.js';
 export { callSite } from './call-site.js';
 export { type ConnectionEvent, HUB_LISTENER, Hub, type HubEvents, type UpgradeListener } from './hub.js';
+export { Limiter, type LimitOptions } from './limits.js';
 export { consoleLogger, type Logger } from './logger.js';
 export type { HubOptions, ResolvedHubOptions } from './options.js';
 export { existingHub, hubFor } from './registry.js';

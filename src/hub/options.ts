@@ -1,8 +1,11 @@
 import { SwitchboardError } from '../errors.js';
+import { checkLimits } from './limits.js';
 import { consoleLogger, isLogger, type Logger } from './logger.js';
 import type { RouteOptions } from './types.js';
 
 export interface HubOptions {
+  /** Hub-wide limits on connections and handshake rate, globally and per client address. */
+  limits?: import('./limits.js').LimitOptions;
   /** `'reject'`: unmatched handshakes get 404 (default). `'pass'`: left to other `'upgrade'` listeners. */
   unmatched?: 'reject' | 'pass';
   /** A handshake not answered by then gets 408. Default 10 000. */
@@ -12,12 +15,13 @@ export interface HubOptions {
 }
 
 export interface ResolvedHubOptions {
+  limits: import('./limits.js').LimitOptions;
   unmatched: 'reject' | 'pass';
   handshakeTimeoutMs: number;
   logger: Logger;
 }
 
-const HUB_OPTION_NAMES = ['unmatched', 'handshakeTimeoutMs', 'logger'];
+const HUB_OPTION_NAMES = ['unmatched', 'handshakeTimeoutMs', 'logger', 'limits'];
 const ROUTE_OPTION_NAMES = ['origins', 'authenticate', 'maxConnections', 'host', 'protocol', 'identify', 'perUser'];
 
 export function invalidOption(message: string): SwitchboardError {
@@ -51,7 +55,7 @@ export function resolveHubOptions(options: HubOptions | undefined, extraNames: r
   if (!isLogger(logger)) {
     throw invalidOption('switchboard(server, options): logger must have debug, info, warn and error methods (pino fits).');
   }
-  return { unmatched, handshakeTimeoutMs, logger };
+  return { unmatched, handshakeTimeoutMs, logger, limits: checkLimits(given.limits) };
 }
 
 export function checkRouteOptions(where: string, options: RouteOptions | undefined): RouteOptions {

@@ -55,6 +55,10 @@ export function parseRequestTarget(req: IncomingMessage): RequestTarget | BadTar
   if (BAD_ESCAPE.test(path)) return { status: 400, reason: 'invalid percent-encoding in path' };
   if (DOT_SEGMENT.test(path)) return { status: 400, reason: 'dot segments in path' };
 
+  // RFC 9112 §3.2: more than one Host is a 400. Node keeps the first one silently; a proxy in front
+  // might route by another, and routes can be bound to hosts.
+  if (hostHeaderCount(req.rawHeaders) > 1) return { status: 400, reason: 'more than one Host header' };
+
   // RFC 9112 §3.2.2: an absolute-form target's authority wins over the Host header.
   const host = hostName(hostFromTarget ?? req.headers.host);
   const offered = req.headers['sec-websocket-protocol'];
@@ -69,6 +73,16 @@ export function parseRequestTarget(req: IncomingMessage): RequestTarget | BadTar
 
 export function isBadTarget(target: RequestTarget | BadTarget): target is BadTarget {
   return (target as BadTarget).status !== undefined;
+}
+
+function hostHeaderCount(rawHeaders: readonly string[] | undefined): number {
+  let count = 0;
+  if (!rawHeaders) return count;
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') count++;
+  }
+  return count;
 }
 
 function hostName(authority: string | undefined): string | undefined {

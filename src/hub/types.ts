@@ -45,6 +45,8 @@ export interface UpgradeContext<Principal = unknown> {
   readonly protocols: readonly string[];
   /** The route's pattern. */
   readonly pattern: string;
+  /** The client's address (the first `X-Forwarded-For` entry with `limits.trustProxy`). */
+  readonly ip: string | undefined;
   /** What `authenticate` returned; `undefined` for a route without it. */
   readonly principal: Principal | undefined;
   /** Who the connection belongs to, from `identify`. */
