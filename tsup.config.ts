@@ -13,6 +13,10 @@ export default defineConfig({
     'cluster/redis': 'src/cluster/redis.ts',
     'guard/register': 'src/guard/register.ts',
     'cli/index': 'src/cli/index.ts',
+    'client/index': 'src/client/index.ts',
+    'client/socketio': 'src/client/socketio.ts',
+    'client/shared-worker': 'src/client/shared-worker.ts',
+    'react/index': 'src/react/index.ts',
     'demo/start': 'src/demo/start.ts',
   },
   format: ['esm', 'cjs'],
@@ -24,4 +28,6 @@ export default defineConfig({
   treeshake: true,
   // import.meta.url in the CommonJS build (optional peers are loaded with createRequire).
   shims: true,
+  // Peers stay imports, never bundled: a bundled React would be a second React.
+  external: ['ws', 'socket.io', 'socket.io-client', 'react', 'ioredis', '@socket.io/redis-adapter', '@socket.io/redis-streams-adapter', 'graphql', 'graphql-ws'],
 });

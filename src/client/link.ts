@@ -1,0 +1,21 @@
+import type { Outgoing } from './base-connection.js';
+import type { ConnectionState } from './state.js';
+import type { MessageData } from './subscribers.js';
+
+/** How a tab's connection object hears from wherever the socket is held. */
+export interface LinkEvents {
+  state(state: ConnectionState): void;
+  message(data: MessageData): void;
+  /** Whether sends can go to a holder now; while not, the tab queues them itself. */
+  ready(ready: boolean): void;
+  /** The link cannot work here (a worker script that did not load); the tab falls back. */
+  failed(error: unknown): void;
+  error(error: unknown): void;
+}
+
+/** The socket's holder, seen from one tab. */
+export interface Link {
+  send(data: Outgoing): void;
+  reconnect(): void;
+  close(): void;
+}

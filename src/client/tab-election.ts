@@ -1,0 +1,117 @@
+import type { Outgoing } from './base-connection.js';
+import type { Connection } from './connection.js';
+import type { Link, LinkEvents } from './link.js';
+import { INITIAL_STATE } from './state.js';
+import { channelName, type GuestMessage, type HostMessage } from './tab-protocol.js';
+
+type LockManager = {
+  request(name: string, options: { signal: AbortSignal }, callback: () => Promise<void>): Promise<void>;
+};
+
+export function tabElectionAvailable(): boolean {
+  const nav = (globalThis as { navigator?: { locks?: LockManager } }).navigator;
+  return typeof BroadcastChannel === 'function' && typeof nav?.locks?.request === 'function';
+}
+
+/**
+ * One tab of the origin holds the socket: whichever holds the Web Lock named after the connection.
+ * The others wait in the lock's queue, so when the holding tab closes (and the browser frees its
+ * lock) the next one takes over by itself. Messages and state travel over a BroadcastChannel.
+ */
+export class TabElection implements Link {
+  private readonly channel: BroadcastChannel;
+  private readonly abort = new AbortController();
+  private host: Connection | undefined;
+  private resign: (() => void) | undefined;
+  private closed = false;
+  private readonly onPageHide = () => this.post({ type: 'bye' });
+
+  constructor(
+    key: string,
+    private readonly createHost: () => Connection,
+    private readonly events: LinkEvents,
+  ) {
+    this.channel = new BroadcastChannel(channelName(key));
+    this.channel.onmessage = (event: MessageEvent<HostMessage | GuestMessage>) => this.heard(event.data);
+    const locks = (navigator as unknown as { locks: LockManager }).locks;
+    locks
+      .request(channelName(key), { signal: this.abort.signal }, () => this.lead())
+      .catch((error: unknown) => {
+        if (!this.closed) events.error(error);
+      });
+    // A tab that is already holding answers with its state, which makes this one ready to send.
+    this.post({ type: 'hello', key, options: {} });
+  }
+
+  send(data: Outgoing): void {
+    if (this.host) this.host.send(data);
+    else this.post({ type: 'send', data });
+  }
+
+  reconnect(): void {
+    if (this.host) this.host.reconnect();
+    else this.post({ type: 'reconnect' });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.abort.abort();
+    if (this.host) {
+      this.post({ type: 'bye' });
+      this.host.close();
+      this.host = undefined;
+      removeEventListener('pagehide', this.onPageHide);
+    }
+    this.resign?.();
+    this.channel.close();
+  }
+
+  private lead(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const host = this.createHost();
+    this.host = host;
+    host.subscribe((data) => {
+      this.events.message(data);
+      this.post({ type: 'message', data });
+    });
+    host.onStateChange((state) => {
+      this.events.state(state);
+      this.post({ type: 'state', state });
+    });
+    this.events.state(host.state);
+    this.post({ type: 'state', state: host.state });
+    this.events.ready(true);
+    // The lock goes with the tab anyway; 'bye' only tells the others sooner, so they queue instead of sending into the void.
+    addEventListener('pagehide', this.onPageHide);
+    return new Promise((resolve) => {
+      this.resign = resolve;
+    });
+  }
+
+  private heard(message: HostMessage | GuestMessage): void {
+    if (this.closed) return;
+    if (this.host) {
+      if (message.type === 'send') this.host.send(message.data);
+      else if (message.type === 'reconnect') this.host.reconnect();
+      else if (message.type === 'hello') this.post({ type: 'state', state: this.host.state });
+      return;
+    }
+    if (message.type === 'state') {
+      this.events.state(message.state);
+      this.events.ready(true);
+    } else if (message.type === 'message') {
+      this.events.message(message.data);
+    } else if (message.type === 'bye') {
+      this.events.ready(false);
+      this.events.state({ ...INITIAL_STATE, status: 'reconnecting' });
+    }
+  }
+
+  private post(message: HostMessage | GuestMessage): void {
+    try {
+      this.channel.postMessage(message);
+    } catch (error) {
+      this.events.error(error);
+    }
+  }
+}
