@@ -29,5 +29,15 @@ export default defineConfig({
   // import.meta.url in the CommonJS build (optional peers are loaded with createRequire).
   shims: true,
   // Peers stay imports, never bundled: a bundled React would be a second React.
-  external: ['ws', 'socket.io', 'socket.io-client', 'react', 'ioredis', '@socket.io/redis-adapter', '@socket.io/redis-streams-adapter', 'graphql', 'graphql-ws'],
+  external: [
+    'ws',
+    'socket.io',
+    'socket.io-client',
+    'react',
+    'ioredis',
+    '@socket.io/redis-adapter',
+    '@socket.io/redis-streams-adapter',
+    'graphql',
+    'graphql-ws',
+  ],
 });

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WebSocket } from 'ws';
-import { REPLACED_CLOSE_CODE as CLIENT_REPLACED, ClientError, connect, DEFAULT_STOP_CODES, openConnections } from '../src/client/index.js';
+import {
+  REPLACED_CLOSE_CODE as CLIENT_REPLACED,
+  ClientError,
+  connect,
+  DEFAULT_STOP_CODES,
+  openConnections,
+} from '../src/client/index.js';
 import { DO_NOT_RECONNECT_CODES, REPLACED_CLOSE_CODE } from '../src/index.js';
 import { reach, startServer } from './fixtures/client/servers.js';
 import { delay, eventually } from './helpers.js';
