@@ -5,7 +5,7 @@ import https from 'node:https';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
-import { switchboard } from '../src/index.js';
+import { contextOf, switchboard } from '../src/index.js';
 import { attempt, closeServer, listen, nextMessage, open, startApp } from './helpers.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -131,6 +131,26 @@ describe('routing real handshakes', () => {
       ],
     );
     ws.close();
+  });
+});
+
+describe('the client address in the context', () => {
+  it('ctx.ip is the client address in a handler and once a ws connection opened, with no limits set', async (t) => {
+    const server = http.createServer();
+    const hub = switchboard(server);
+    const seen: (string | undefined)[] = [];
+    hub.ws('/where').on('connection', (ws, req) => ws.send(`from ${contextOf(req)?.ip}`));
+    hub.handle('/raw', (_req, socket, _head, ctx) => {
+      seen.push(ctx.ip);
+      socket.end('HTTP/1.1 204 No Content\r\n\r\n');
+    });
+    const { url } = await listen(server);
+    t.after(() => closeServer(server));
+    const ws = await open(`${url}/where`);
+    assert.equal(await nextMessage(ws), 'from 127.0.0.1');
+    ws.close();
+    await attempt(`${url}/raw`);
+    assert.deepEqual(seen, ['127.0.0.1']);
   });
 });
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Match } from '../router/index.js';
 import { type AdmissionCheck, admit, isPromiseLike, type Verdict } from './admission.js';
@@ -34,7 +35,6 @@ export class Handshake implements UpgradeContext {
   readonly host: string | undefined;
   readonly protocols: readonly string[];
   readonly pattern: string;
-  readonly ip: string | undefined;
   principal: unknown = undefined;
   identity: Identity | undefined = undefined;
 
@@ -48,24 +48,30 @@ export class Handshake implements UpgradeContext {
   private restoreWrites: (() => void) | undefined;
   private queryCache: URLSearchParams | undefined;
   private readonly rawQuery: string;
+  private address: string | undefined;
+  /** Held only until the handshake is answered: the context outlives it, the request need not. */
+  private req: IncomingMessage | undefined;
+  private head: Buffer | undefined;
 
   constructor(
     private readonly hub: HandshakeHost,
     private readonly route: Route,
     match: Match<Route>,
     target: RequestTarget,
-    ip: string,
-    private readonly req: IncomingMessage,
+    ip: string | undefined,
+    req: IncomingMessage,
     private readonly socket: Duplex,
-    private readonly head: Buffer,
+    head: Buffer,
   ) {
+    this.req = req;
+    this.head = head;
     this.params = match.params;
     this.path = target.path;
     this.rawQuery = target.rawQuery;
     this.host = target.host;
     this.protocols = target.protocols;
     this.pattern = route.pattern;
-    this.ip = ip;
+    this.address = ip;
   }
 
   get query(): URLSearchParams {
@@ -73,17 +79,25 @@ export class Handshake implements UpgradeContext {
     return this.queryCache;
   }
 
+  /** Read on first use: the socket's address costs a system call most handshakes never need. */
+  get ip(): string | undefined {
+    this.address ??= (this.socket as Partial<Socket>).remoteAddress;
+    return this.address;
+  }
+
   start(): void {
+    // A later message of a session the route already admitted (Socket.IO's upgrade with a sid)
+    // is the library's to check; the route's own checks ran when the session began.
+    const req = this.req as IncomingMessage;
+    if (this.route.isContinuation?.(req, this)) this.handOver();
+    else admit(this.route, req, this.hub.admissionChecks, this.onVerdict, this.reserve);
+    // Most handshakes are answered by now (sync checks, and ws writes its 101 at once): only the
+    // others need a deadline and a watch on the client. A socket's 'close' is never emitted
+    // synchronously, so none is missed by listening only now.
+    if (this.phase === 'done') return;
     this.socket.once('close', this.onSocketClose);
     this.timer = setTimeout(this.onTimeout, this.hub.handshakeTimeoutMs);
     this.timer.unref();
-    // A later message of a session the route already admitted (Socket.IO's upgrade with a sid)
-    // is the library's to check; the route's own checks ran when the session began.
-    if (this.route.isContinuation?.(this.req, this)) {
-      this.handOver();
-      return;
-    }
-    admit(this.route, this.req, this.hub.admissionChecks, this.onVerdict, this.reserve);
   }
 
   accept(connection?: Closable): void {
@@ -133,7 +147,7 @@ export class Handshake implements UpgradeContext {
     this.phase = 'handling';
     this.restoreWrites = onFirstWrite(this.socket, this.onRouteWrite);
     try {
-      const result = this.route.handle(this.req, this.socket, this.head, this);
+      const result = this.route.handle(this.req as IncomingMessage, this.socket, this.head as Buffer, this);
       if (isPromiseLike(result)) result.then(undefined, (error) => this.handlerFailed(error));
     } catch (error) {
       this.handlerFailed(error);
@@ -180,6 +194,8 @@ export class Handshake implements UpgradeContext {
   /** Ends the handshake: no timer, no reservation, no write watching, and no second answer. */
   private finish(): void {
     this.phase = 'done';
+    this.req = undefined;
+    this.head = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.restoreWrites?.();

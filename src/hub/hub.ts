@@ -100,10 +100,21 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   /**
    * Takes over a foreign `'upgrade'` listener (a library's, or the app's own): instead of racing
    * the hub for every socket, it is offered the handshakes no route takes, after the listeners
-   * adopted before it, and only while none of them has answered the socket.
+   * adopted before it, and only while none of them has answered the socket. A listener already
+   * on the server is taken off it first; the hub's own listener is left where it is, so that
+   * `server.listeners('upgrade').forEach((listener) => hub.adopt(listener))` adopts the others.
    */
   adopt(listener: UpgradeListener, owner: string | undefined = callSite()): void {
+    if (typeof listener !== 'function') {
+      throw new SwitchboardError(
+        'ERR_INVALID_OPTION',
+        `hub.adopt(listener): expected an 'upgrade' listener (req, socket, head) => void, got ${listener === null ? 'null' : typeof listener}.`,
+      );
+    }
+    if ((listener as unknown as Record<symbol, unknown>)[HUB_LISTENER]) return;
     if (this.adopted.some((entry) => entry.listener === listener)) return;
+    // Still on the server, it would be handed every socket the hub routes as well.
+    if (this.server.listeners('upgrade').includes(listener)) this.server.removeListener('upgrade', listener);
     this.adopted.push({ listener, owner });
   }
 
@@ -203,7 +214,8 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   trackConnection(route: Route, handle: ConnectionHandle, connection: Closable | undefined, ctx: UpgradeContext): void {
     this.counters.accepted++;
     this.counters.open++;
-    const ip = ctx.ip ?? 'unknown';
+    // Per-address books only when a per-address limit is set: ctx.ip may cost a system call.
+    const ip = this.limiter.perAddress ? (ctx.ip ?? 'unknown') : 'unknown';
     this.limiter.opened(ip);
     route.connections.set(handle, connection);
     const event: ConnectionEvent = { route, socket: handle, connection, ctx };
@@ -255,11 +267,11 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
       this.reject(socket, target.status, target.reason, req.url ?? '');
       return;
     }
-    const ip = this.limiter.addressOf(req);
+    const ip = this.limiter.addressIfNeeded(req);
     const match = this.table.match(target);
     // A handshake continuing a session the route admitted (Socket.IO upgrading from polling) is not a new connection.
     const continuing = match?.value.isContinuation?.(req, { query: new URLSearchParams(target.rawQuery) }) ?? false;
-    const refusal = this.limiter.active && !continuing ? this.limiter.admit(ip) : undefined;
+    const refusal = ip !== undefined && this.limiter.active && !continuing ? this.limiter.admit(ip) : undefined;
     if (refusal) {
       this.reject(socket, refusal.status, refusal.reason, target.path, refusal.headers);
       return;

@@ -55,10 +55,23 @@ export class Limiter {
   private inWindow = 0;
   private readonly inWindowByIp = new Map<string, number>();
 
-  constructor(private readonly limits: LimitOptions) {}
+  /** Any limit is set: only then does a handshake need counting (decided once, not per handshake). */
+  readonly active: boolean;
+  /** A limit is kept per client address: only then must every connection's address be read. */
+  readonly perAddress: boolean;
 
-  get active(): boolean {
-    return Object.keys(this.limits).some((name) => name !== 'trustProxy');
+  constructor(private readonly limits: LimitOptions) {
+    this.active = Object.keys(limits).some((name) => name !== 'trustProxy');
+    this.perAddress = limits.maxConnectionsPerIp !== undefined || limits.handshakesPerIpPerSecond !== undefined;
+  }
+
+  /**
+   * The client address when it is needed at once: for a limit, or named by a trusted proxy. Else
+   * undefined, and `ctx.ip` reads the socket's address only if the app asks for it (reading it is
+   * a system call a plain handshake need not pay).
+   */
+  addressIfNeeded(req: IncomingMessage): string | undefined {
+    return this.active || this.limits.trustProxy ? this.addressOf(req) : undefined;
   }
 
   addressOf(req: IncomingMessage): string {
