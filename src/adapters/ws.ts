@@ -38,6 +38,10 @@ export function mountWs(
       ? wssOrOptions
       : checkServer(wssOrOptions, pattern)
     : createServer(wssOrOptions, pattern);
+  // A client sending a bad frame makes ws emit 'error'; without a listener that would crash the
+  // process. The app's own listeners still get it. One listener for the route's connections, not
+  // a closure per connection.
+  const reportConnectionError = (error: Error) => hub.reportError(error, { pattern, during: 'connection' });
   const route = hub.addRoute({
     pattern,
     kind: 'ws',
@@ -48,9 +52,7 @@ export function mountWs(
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         ws.principal = ctx.principal;
         ctx.accept(ws);
-        // A client sending a bad frame makes ws emit 'error'; without a listener that would crash
-        // the process. The app's own listeners still get it.
-        ws.on('error', (error) => hub.reportError(error, { pattern, path: ctx.path, during: 'connection' }));
+        ws.on('error', reportConnectionError);
         wss.emit('connection', ws, req);
       });
     },

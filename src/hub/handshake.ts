@@ -46,6 +46,12 @@ export class Handshake implements UpgradeContext {
   private reservation = false;
   private timer: NodeJS.Timeout | undefined;
   private restoreWrites: (() => void) | undefined;
+  /**
+   * Only while the handshake is pending. Its callbacks are made per call and dropped at the
+   * answer, not kept as bound fields: the context lives as long as the connection, and per
+   * connection they would cost more than the whole rest of it.
+   */
+  private closeListener: (() => void) | undefined;
   private queryCache: URLSearchParams | undefined;
   private readonly rawQuery: string;
   private address: string | undefined;
@@ -90,13 +96,22 @@ export class Handshake implements UpgradeContext {
     // is the library's to check; the route's own checks ran when the session began.
     const req = this.req as IncomingMessage;
     if (this.route.isContinuation?.(req, this)) this.handOver();
-    else admit(this.route, req, this.hub.admissionChecks, this.onVerdict, this.reserve);
+    else {
+      admit(
+        this.route,
+        req,
+        this.hub.admissionChecks,
+        (verdict) => this.onVerdict(verdict),
+        () => this.reserve(),
+      );
+    }
     // Most handshakes are answered by now (sync checks, and ws writes its 101 at once): only the
     // others need a deadline and a watch on the client. A socket's 'close' is never emitted
     // synchronously, so none is missed by listening only now.
     if (this.phase === 'done') return;
-    this.socket.once('close', this.onSocketClose);
-    this.timer = setTimeout(this.onTimeout, this.hub.handshakeTimeoutMs);
+    this.closeListener = () => this.onSocketClose();
+    this.socket.once('close', this.closeListener);
+    this.timer = setTimeout(timeOut, this.hub.handshakeTimeoutMs, this);
     this.timer.unref();
   }
 
@@ -119,12 +134,12 @@ export class Handshake implements UpgradeContext {
     this.hub.recordRejected(status, reason, this.path, this.route);
   }
 
-  private readonly reserve = (): void => {
+  private reserve(): void {
     this.route.reserved++;
     this.reservation = true;
-  };
+  }
 
-  private readonly onVerdict = (verdict: Verdict): void => {
+  private onVerdict(verdict: Verdict): void {
     if (this.phase !== 'checking') return;
     if (!verdict.admitted) {
       if (verdict.error !== undefined) {
@@ -136,7 +151,7 @@ export class Handshake implements UpgradeContext {
     this.principal = verdict.principal;
     this.identity = verdict.identity;
     this.handOver();
-  };
+  }
 
   private handOver(): void {
     if (this.phase !== 'checking') return;
@@ -145,7 +160,7 @@ export class Handshake implements UpgradeContext {
       return;
     }
     this.phase = 'handling';
-    this.restoreWrites = onFirstWrite(this.socket, this.onRouteWrite);
+    this.restoreWrites = onFirstWrite(this.socket, (chunk) => this.onRouteWrite(chunk));
     try {
       const result = this.route.handle(this.req as IncomingMessage, this.socket, this.head as Buffer, this);
       if (isPromiseLike(result)) result.then(undefined, (error) => this.handlerFailed(error));
@@ -160,7 +175,7 @@ export class Handshake implements UpgradeContext {
   }
 
   /** The route's library wrote its answer itself: `101`, or its own refusal such as `ws`'s `400`. */
-  private readonly onRouteWrite = (chunk: unknown): void => {
+  private onRouteWrite(chunk: unknown): void {
     this.restoreWrites = undefined;
     if (this.phase === 'done') return;
     const status = statusOf(chunk);
@@ -178,18 +193,19 @@ export class Handshake implements UpgradeContext {
       this.finish();
       queueMicrotask(() => this.accept());
     }
-  };
+  }
 
-  private readonly onTimeout = (): void => {
+  /** @internal The deadline passed (see `timeOut`). */
+  expire(): void {
     this.timer = undefined;
     this.reject(408, 'handshake was not answered in time');
-  };
+  }
 
-  private readonly onSocketClose = (): void => {
+  private onSocketClose(): void {
     if (this.phase === 'done') return;
     this.finish();
     this.hub.recordAborted();
-  };
+  }
 
   /** Ends the handshake: no timer, no reservation, no write watching, and no second answer. */
   private finish(): void {
@@ -200,10 +216,16 @@ export class Handshake implements UpgradeContext {
     this.timer = undefined;
     this.restoreWrites?.();
     this.restoreWrites = undefined;
-    this.socket.removeListener('close', this.onSocketClose);
+    if (this.closeListener) this.socket.removeListener('close', this.closeListener);
+    this.closeListener = undefined;
     if (this.reservation) {
       this.reservation = false;
       this.route.reserved--;
     }
   }
+}
+
+/** A timer callback with its handshake as argument, so that no closure is made per handshake. */
+function timeOut(handshake: Handshake): void {
+  handshake.expire();
 }

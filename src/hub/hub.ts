@@ -219,7 +219,8 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     this.limiter.opened(ip);
     route.connections.set(handle, connection);
     const event: ConnectionEvent = { route, socket: handle, connection, ctx };
-    handle.once('close', () => {
+    // 'on', not 'once': a connection closes once, and once's wrapper would cost memory per connection.
+    handle.on('close', () => {
       route.connections.delete(handle);
       this.counters.open--;
       this.limiter.closed(ip);

@@ -17,6 +17,8 @@ export interface BadTarget {
   reason: string;
 }
 
+/** Shared by every handshake that offers none: the context keeps it as long as the connection. */
+const NO_PROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\//i;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control bytes is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -67,7 +69,7 @@ export function parseRequestTarget(req: IncomingMessage): RequestTarget | BadTar
         .split(',')
         .map((value) => value.trim())
         .filter(Boolean)
-    : [];
+    : NO_PROTOCOLS;
   return { path, rawQuery, host, protocols };
 }
 
