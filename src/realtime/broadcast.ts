@@ -27,8 +27,9 @@ const { Sender } = ws as unknown as { Sender?: { frame(data: Buffer, options: ob
 
 /**
  * Sends one message to many `ws` connections, framing it once: the payload is turned into a
- * Buffer once and its frame header built once, and the same two buffers are written to every
- * socket whose sender is idle. A socket with something queued (compression in progress, an
+ * Buffer once, its frame header built once and joined to it, and that one buffer is written to
+ * every socket whose sender is idle: a single write per socket, where `ws.send` converts, frames
+ * and corks two writes for each recipient. A socket with something queued (compression in progress, an
  * earlier message still waiting) gets the message through `ws.send`, after what it has queued, so
  * order is kept per connection. Recipients over the buffered-bytes limit are skipped or closed.
  */
@@ -54,7 +55,9 @@ export function broadcast(
     }
     const sender = (socket as unknown as { _sender?: SenderInternals })._sender;
     if (Sender && sender?.sendFrame && sender._state === 0 && sender._queue?.length === 0 && sender._firstFragment !== false) {
-      frames ??= Sender.frame(payload, { fin: true, rsv1: false, opcode: binary ? 2 : 1, mask: false, readOnly: true });
+      frames ??= [
+        Buffer.concat(Sender.frame(payload, { fin: true, rsv1: false, opcode: binary ? 2 : 1, mask: false, readOnly: true })),
+      ];
       sender.sendFrame(frames);
     } else {
       socket.send(payload, { binary });
