@@ -4,6 +4,7 @@ import type { Server as SocketIOServer, ServerOptions as SocketIOServerOptions }
 import type { WebSocketServer } from 'ws';
 import { mountHandler } from './adapters/handler.js';
 import { optionalRequire } from './adapters/optional-require.js';
+import { mountStandIn, type ServerStandIn } from './adapters/server-stand-in.js';
 import { mountSocketIO } from './adapters/socketio.js';
 import { mountWs, type WsRouteServerOptions } from './adapters/ws.js';
 import type { Broker } from './cluster/broker.js';
@@ -83,6 +84,16 @@ export class Switchboard extends Hub {
     routeOptions?: RouteOptions<Principal>,
   ): Route {
     return mountHandler(this, pattern, handler, routeOptions);
+  }
+
+  /**
+   * A stand-in for the HTTP server, for a library that adds its own `'upgrade'` listener to the
+   * server it is given (Next.js's `httpServer`, Vite's `server.ws.server`, `@fastify/websocket`'s
+   * `options.server`): its listeners get the handshakes routed to `pattern`, and nothing else.
+   * `.route(pattern, routeOptions)` feeds it from one more route.
+   */
+  serverFor(pattern: string, routeOptions?: RouteOptions): ServerStandIn {
+    return mountStandIn(this, pattern, routeOptions);
   }
 
   /**
