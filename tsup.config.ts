@@ -17,6 +17,7 @@ export default defineConfig({
     'client/socketio': 'src/client/socketio.ts',
     'client/shared-worker': 'src/client/shared-worker.ts',
     'react/index': 'src/react/index.ts',
+    'nestjs/index': 'src/nestjs/index.ts',
     'demo/start': 'src/demo/start.ts',
   },
   format: ['esm', 'cjs'],
@@ -39,5 +40,10 @@ export default defineConfig({
     '@socket.io/redis-streams-adapter',
     'graphql',
     'graphql-ws',
+    '@nestjs/common',
+    '@nestjs/core',
+    '@nestjs/websockets',
+    'rxjs',
+    'reflect-metadata',
   ],
 });

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 const FRAME = /\(?((?:file:\/\/)?[^\s()]+?):(\d+):(\d+)\)?$/;
 
 /** Libraries whose frames are never the "user's code" when a route is registered through them. */
-const LIBRARY_FRAME = /[/\\]node_modules[/\\](?:ws|socket\.io|engine\.io|@socket\.io|tsx)[/\\]/;
+const LIBRARY_FRAME = /[/\\]node_modules[/\\](?:ws|socket\.io|engine\.io|@socket\.io|@nestjs|tsx)[/\\]/;
 
 function locationOf(line: string): { file: string; line: string; column: string } | undefined {
   const match = FRAME.exec(line.trim());

@@ -1,0 +1,3 @@
+export { SwitchboardAdapter, type SwitchboardAdapterOptions, type SwitchboardGatewayOptions } from './adapter.js';
+export { type GatewayKind, gatewayKind } from './gateway-kind.js';
+export { jsonMessageParser, type WsFrame, type WsMessageParser } from './ws-messages.js';
