@@ -21,40 +21,46 @@ export function patchWs(WebSocketServerClass: typeof WebSocketServer): void {
   const prototype = WebSocketServerClass.prototype as unknown as Record<PropertyKey, unknown>;
   if (prototype[PATCHED]) return;
   Object.defineProperty(prototype, PATCHED, { value: true });
-  const servers = new WeakMap<object, unknown>();
-  const options = new WeakMap<object, WebSocketServer['options']>();
   /** Constructed instances whose server is known and whose options are not yet assigned. */
   const pending = new WeakMap<object, { server: Server; owner: string | undefined; view: { route: Route | undefined } }>();
 
+  // Each accessor runs once per instance, at ws's own assignment, and replaces itself with a plain
+  // property of the instance: ws reads `options` many times per handshake, and an accessor there
+  // would cost every handshake of every WebSocketServer in the process.
   Object.defineProperty(prototype, '_server', {
     configurable: true,
-    get(this: WebSocketServer) {
-      return servers.get(this) ?? null;
+    get() {
+      return null;
     },
     set(this: WebSocketServer, value: unknown) {
-      if (isHttpServer(value) && !servers.has(this)) {
+      let server = value;
+      if (isHttpServer(value)) {
         // ws assigns its options only after adding its listeners: mount once they arrive.
         const view = { route: undefined as Route | undefined };
         pending.set(this, { server: value, owner: callSite(), view });
-        servers.set(this, withoutUpgradeListeners(value, view));
-      } else {
-        servers.set(this, value);
+        server = withoutUpgradeListeners(value, view);
       }
+      ownProperty(this, '_server', server);
     },
   });
   Object.defineProperty(prototype, 'options', {
     configurable: true,
-    get(this: WebSocketServer) {
-      return options.get(this);
+    get() {
+      return undefined;
     },
     set(this: WebSocketServer, value: WebSocketServer['options']) {
-      options.set(this, value);
+      ownProperty(this, 'options', value);
       const waiting = pending.get(this);
       if (!waiting) return;
       pending.delete(this);
       waiting.view.route = mount(this, waiting.server, waiting.owner);
     },
   });
+}
+
+/** What the assignment would have made without the accessor: a plain, writable property of the instance. */
+function ownProperty(instance: object, name: string, value: unknown): void {
+  Object.defineProperty(instance, name, { value, writable: true, enumerable: true, configurable: true });
 }
 
 function mount(wss: WebSocketServer, server: Server, owner: string | undefined): Route | undefined {
