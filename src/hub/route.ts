@@ -3,6 +3,7 @@ import type { Closable, RouteInfo, RouteOptions, UpgradeContext, UpgradeHandler 
 
 /** Anything that tells when it is gone: a raw socket, a `ws` WebSocket, an engine.io socket. */
 export interface ConnectionHandle {
+  on(event: 'close', listener: () => void): unknown;
   once(event: 'close', listener: () => void): unknown;
 }
 
