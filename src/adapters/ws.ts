@@ -46,6 +46,8 @@ export function mountWs(
     pattern,
     kind: 'ws',
     options: routeOptions,
+    // ws answers a handshake by calling back right after its 101, and refuses with end().
+    reportsAcceptance: true,
     owner: mount.owner,
     handle(req, socket, head, ctx) {
       CONTEXT.set(req, ctx);

@@ -6,11 +6,19 @@ import type { Duplex } from 'node:stream';
  * writes `101` or its own `400`), so this is how the hub learns that a route answered, and how,
  * without any cooperation from the library.
  */
-export function onFirstWrite(socket: Duplex, onFirstWrite: (chunk: unknown) => void): () => void {
+export function onFirstWrite(
+  socket: Duplex,
+  onFirstWrite: (chunk: unknown) => void,
+  /**
+   * Watch `end()` only: for a route that reports its `101` itself (`ctx.accept`), whose library
+   * writes its refusals with `end()` (ws does); the accepted handshake's writes then pass untouched.
+   */
+  endOnly = false,
+): () => void {
   // Own properties shadow the prototype's methods; putting back what was there restores them exactly.
   const target = socket as unknown as Record<'write' | 'end', unknown>;
   const before = {
-    write: Object.getOwnPropertyDescriptor(target, 'write'),
+    write: endOnly ? undefined : Object.getOwnPropertyDescriptor(target, 'write'),
     end: Object.getOwnPropertyDescriptor(target, 'end'),
   };
   let restored = false;
@@ -20,7 +28,7 @@ export function onFirstWrite(socket: Duplex, onFirstWrite: (chunk: unknown) => v
     // In the reverse order of their adding: V8 then rolls the socket back to its former shape.
     // Deleting them in any other order turns the socket into a slow dictionary-mode object for the
     // rest of its life, which costs every later write and a few hundred bytes per connection.
-    for (const key of ['end', 'write'] as const) {
+    for (const key of endOnly ? (['end'] as const) : (['end', 'write'] as const)) {
       const descriptor = before[key];
       if (descriptor) Object.defineProperty(target, key, descriptor);
       else delete target[key];
@@ -30,10 +38,11 @@ export function onFirstWrite(socket: Duplex, onFirstWrite: (chunk: unknown) => v
     restore();
     onFirstWrite(chunk);
   };
-  target.write = function write(this: Duplex, chunk: unknown, ...rest: unknown[]) {
-    seen(chunk);
-    return (this.write as (...args: unknown[]) => boolean)(chunk, ...rest);
-  };
+  if (!endOnly)
+    target.write = function write(this: Duplex, chunk: unknown, ...rest: unknown[]) {
+      seen(chunk);
+      return (this.write as (...args: unknown[]) => boolean)(chunk, ...rest);
+    };
   target.end = function end(this: Duplex, chunk?: unknown, ...rest: unknown[]) {
     seen(typeof chunk === 'function' ? undefined : chunk);
     return (this.end as (...args: unknown[]) => Duplex)(chunk, ...rest);

@@ -160,7 +160,7 @@ export class Handshake implements UpgradeContext {
       return;
     }
     this.phase = 'handling';
-    this.restoreWrites = onFirstWrite(this.socket, (chunk) => this.onRouteWrite(chunk));
+    this.restoreWrites = onFirstWrite(this.socket, (chunk) => this.onRouteWrite(chunk), this.route.reportsAcceptance);
     try {
       const result = this.route.handle(this.req as IncomingMessage, this.socket, this.head as Buffer, this);
       if (isPromiseLike(result)) result.then(undefined, (error) => this.handlerFailed(error));

@@ -20,8 +20,6 @@ export interface BadTarget {
 /** Shared by every handshake that offers none: the context keeps it as long as the connection. */
 const NO_PROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\//i;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control bytes is the point
-const CONTROL = /[\u0000-\u001f\u007f]/;
 const BAD_ESCAPE = /%(?![0-9a-f]{2})/i;
 const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
 
@@ -53,9 +51,8 @@ export function parseRequestTarget(req: IncomingMessage): RequestTarget | BadTar
   const path = queryStart === -1 ? rest : rest.slice(0, queryStart);
   const rawQuery = queryStart === -1 ? '' : rest.slice(queryStart + 1);
 
-  if (CONTROL.test(path)) return { status: 400, reason: 'control characters in path' };
-  if (BAD_ESCAPE.test(path)) return { status: 400, reason: 'invalid percent-encoding in path' };
-  if (DOT_SEGMENT.test(path)) return { status: 400, reason: 'dot segments in path' };
+  const refusal = pathRefusal(path);
+  if (refusal) return { status: 400, reason: refusal };
 
   // RFC 9112 §3.2: more than one Host is a 400. Node keeps the first one silently; a proxy in front
   // might route by another, and routes can be bound to hosts.
@@ -73,6 +70,23 @@ export function parseRequestTarget(req: IncomingMessage): RequestTarget | BadTar
   return { path, rawQuery, host, protocols };
 }
 
+/**
+ * Why a path is refused, or undefined. One pass over the characters decides for most paths; the
+ * escape and dot-segment patterns run only on paths that hold a `%` or a `.`.
+ */
+function pathRefusal(path: string): string | undefined {
+  let suspicious = false;
+  for (let index = 0; index < path.length; index++) {
+    const code = path.charCodeAt(index);
+    if (code < 0x20 || code === 0x7f) return 'control characters in path';
+    if (code === 0x25 /* % */ || code === 0x2e /* . */) suspicious = true;
+  }
+  if (!suspicious) return undefined;
+  if (BAD_ESCAPE.test(path)) return 'invalid percent-encoding in path';
+  if (DOT_SEGMENT.test(path)) return 'dot segments in path';
+  return undefined;
+}
+
 export function isBadTarget(target: RequestTarget | BadTarget): target is BadTarget {
   return (target as BadTarget).status !== undefined;
 }
@@ -82,7 +96,7 @@ function hostHeaderCount(rawHeaders: readonly string[] | undefined): number {
   if (!rawHeaders) return count;
   for (let index = 0; index < rawHeaders.length; index += 2) {
     const name = rawHeaders[index] as string;
-    if (name.length === 4 && name.toLowerCase() === 'host') count++;
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) count++;
   }
   return count;
 }

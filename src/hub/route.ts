@@ -30,6 +30,12 @@ export interface RouteSpec {
   isContinuation?: (req: IncomingMessage, ctx: { readonly query: URLSearchParams }) => boolean;
   /** The library reports its connections itself through `hub.trackConnection` (one per session, not per socket). */
   tracksOwnConnections?: boolean;
+  /**
+   * The route calls `ctx.accept(connection)` as soon as its library switched protocols, and the
+   * library writes its own refusals with `end()` (`ws` does both): the hub then watches `end()`
+   * only, and an accepted handshake's writes go to the socket untouched.
+   */
+  reportsAcceptance?: boolean;
 }
 
 /** A mounted route and its live connections. */
@@ -43,6 +49,7 @@ export class Route {
   readonly handleRequest: RequestHandler | undefined;
   readonly isContinuation: RouteSpec['isContinuation'];
   readonly tracksOwnConnections: boolean;
+  readonly reportsAcceptance: boolean;
   /** Open connections, with how to close each at shutdown (a raw socket is ended otherwise). */
   readonly connections = new Map<ConnectionHandle, Closable | undefined>();
   /** Handshakes past the connection-limit check that have not finished; they count against the limit. */
@@ -58,6 +65,7 @@ export class Route {
     this.handleRequest = spec.handleRequest;
     this.isContinuation = spec.isContinuation;
     this.tracksOwnConnections = spec.tracksOwnConnections ?? false;
+    this.reportsAcceptance = spec.reportsAcceptance ?? false;
   }
 
   get host(): string | undefined {

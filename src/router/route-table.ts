@@ -41,12 +41,29 @@ interface TrieNode<T> {
   terminal: Variants<T> | undefined;
 }
 
+/**
+ * A path's segments, split on first use: an exact route answers from the whole path, and most
+ * handshakes go to one, so most never pay for the split.
+ */
+class Segments {
+  private segments: string[] | undefined;
+
+  constructor(private readonly path: string) {}
+
+  get(): readonly string[] {
+    this.segments ??= this.path.slice(1).split('/');
+    return this.segments;
+  }
+}
+
 /** All routes bound to one host (or to no host). */
 class HostRoutes<T> {
   readonly exact = new Map<string, Variants<T>>();
   readonly prefix = new Map<string, Variants<T>>();
   readonly params: TrieNode<T> = newNode();
   size = 0;
+  /** Parameter and prefix routes: without any, a path no exact route takes is taken by none. */
+  patterned = 0;
 
   variantsFor(pattern: CompiledPattern, create: boolean): Variants<T> | undefined {
     if (pattern.kind === 'param') {
@@ -74,11 +91,13 @@ class HostRoutes<T> {
     return variants;
   }
 
-  match(segments: readonly string[], input: MatchInput): Match<T> | undefined {
+  match(input: MatchInput, segmentsOf: Segments): Match<T> | undefined {
     const exact = this.exact.get(input.path);
     const exactHit = exact && pick(exact, input.protocols);
     if (exactHit) return { value: exactHit.value, pattern: exactHit.pattern, params: {} };
+    if (this.patterned === 0) return undefined;
 
+    const segments = segmentsOf.get();
     const values: string[] = [];
     const paramHit = matchTrie(this.params, segments, 0, values, input.protocols);
     if (paramHit) {
@@ -133,6 +152,7 @@ export class RouteTable<T> {
     if (protocol === undefined) variants.push(variant);
     else variants.unshift(variant);
     routes.size++;
+    if (pattern.kind !== 'exact') routes.patterned++;
     return { added: true };
   }
 
@@ -145,23 +165,24 @@ export class RouteTable<T> {
     if (!routes || !variants || index < 0) return false;
     variants.splice(index, 1);
     routes.size--;
+    if (pattern.kind !== 'exact') routes.patterned--;
     return true;
   }
 
   match(input: MatchInput): Match<T> | undefined {
-    const segments = input.path.slice(1).split('/');
+    const segments = new Segments(input.path);
     if (input.host !== undefined && (this.byHost.size > 0 || this.wildcards.length > 0)) {
       const host = input.host;
-      const exactHost = this.byHost.get(host)?.match(segments, input);
+      const exactHost = this.byHost.get(host)?.match(input, segments);
       if (exactHost) return exactHost;
       for (const wildcard of this.wildcards) {
         if (host.endsWith(wildcard.suffix) && host.length > wildcard.suffix.length) {
-          const hit = wildcard.routes.match(segments, input);
+          const hit = wildcard.routes.match(input, segments);
           if (hit) return hit;
         }
       }
     }
-    return this.anyHost.match(segments, input);
+    return this.anyHost.match(input, segments);
   }
 
   private routesFor(host: string | undefined, create: boolean): HostRoutes<T> | undefined {
