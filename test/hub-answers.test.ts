@@ -165,6 +165,20 @@ describe('every handshake gets an answer', () => {
     await eventually(() => (hub.stats().rejected[400] ?? 0) === before + 1);
   });
 
+  it("answers ws's other refusals as ws would: 400 with the versions it speaks, 405 for a method other than GET", async () => {
+    const before = hub.stats().rejected[400] ?? 0;
+    const version = await rawExchange(
+      port,
+      handshakeRequest('/open').replace('Sec-WebSocket-Version: 13', 'Sec-WebSocket-Version: 12'),
+    );
+    assert.match(version.response, /^HTTP\/1\.1 400 /);
+    assert.match(version.response, /\r\nSec-WebSocket-Version: 13, 8\r\n/);
+    assert.equal(version.closedBy, 'server');
+    const method = await rawExchange(port, handshakeRequest('/open').replace(/^GET /, 'POST '));
+    assert.match(method.response, /^HTTP\/1\.1 405 /);
+    await eventually(() => (hub.stats().rejected[400] ?? 0) === before + 1 && (hub.stats().rejected[405] ?? 0) >= 1);
+  });
+
   it('writes each rejection as a well-formed HTTP/1.1 response with Connection: close, then closes', async () => {
     const { response, closedBy } = await rawExchange(port, handshakeRequest('/nowhere'));
     assert.equal(closedBy, 'server');

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
 import { SwitchboardError } from '../errors.js';
-import type { Hub, Route, RouteOptions, UpgradeContext } from '../hub/index.js';
+import { type Hub, type Route, type RouteOptions, type UpgradeContext, writeRejection } from '../hub/index.js';
 
 declare module 'ws' {
   interface WebSocket {
@@ -42,12 +43,18 @@ export function mountWs(
   // process. The app's own listeners still get it. One listener for the route's connections, not
   // a closure per connection.
   const reportConnectionError = (error: Error) => hub.reportError(error, { pattern, during: 'connection' });
+  // A ws server the hub made itself hands its refusals (bad key, version, method...) to the route:
+  // the hub answers them, so no write of the handshake needs watching. One the app made may have
+  // its own 'wsClientError' listener, and verifyClient refusals never take that way.
+  const refusalsToHub = !isWebSocketServer(wssOrOptions) && !wss.options.verifyClient;
+  if (refusalsToHub) wss.on('wsClientError', answerRefusal);
   const route = hub.addRoute({
     pattern,
     kind: 'ws',
     options: routeOptions,
     // ws answers a handshake by calling back right after its 101, and refuses with end().
     reportsAcceptance: true,
+    reportsRefusals: refusalsToHub,
     owner: mount.owner,
     handle(req, socket, head, ctx) {
       CONTEXT.set(req, ctx);
@@ -61,6 +68,15 @@ export function mountWs(
     dispose: () => new Promise<void>((resolve) => wss.close(() => resolve())),
   });
   return { wss, route };
+}
+
+/** ws's own refusal of a handshake, answered as ws would (405 for the method, else 400) through the hub. */
+function answerRefusal(error: Error, socket: Duplex, req: IncomingMessage): void {
+  const status = /method/i.test(error.message) ? 405 : 400;
+  const headers = /version/i.test(error.message) ? { 'Sec-WebSocket-Version': '13, 8' } : undefined;
+  const ctx = CONTEXT.get(req);
+  if (ctx) ctx.reject(status, error.message, headers);
+  else writeRejection(socket, status, error.message, headers);
 }
 
 function isWebSocketServer(value: unknown): value is WebSocketServer {

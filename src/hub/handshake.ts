@@ -160,7 +160,11 @@ export class Handshake implements UpgradeContext {
       return;
     }
     this.phase = 'handling';
-    this.restoreWrites = onFirstWrite(this.socket, (chunk) => this.onRouteWrite(chunk), this.route.reportsAcceptance);
+    // Routes that report every answer through ctx need no watch on the socket (patching a socket's
+    // methods costs a shape change per handshake); the others are watched for their first write.
+    if (!this.route.reportsRefusals) {
+      this.restoreWrites = onFirstWrite(this.socket, (chunk) => this.onRouteWrite(chunk), this.route.reportsAcceptance);
+    }
     try {
       const result = this.route.handle(this.req as IncomingMessage, this.socket, this.head as Buffer, this);
       if (isPromiseLike(result)) result.then(undefined, (error) => this.handlerFailed(error));

@@ -36,6 +36,8 @@ export interface RouteSpec {
    * only, and an accepted handshake's writes go to the socket untouched.
    */
   reportsAcceptance?: boolean;
+  /** With `reportsAcceptance`: the library's refusals come through `ctx.reject` too, so no write is watched at all. */
+  reportsRefusals?: boolean;
 }
 
 /** A mounted route and its live connections. */
@@ -50,6 +52,7 @@ export class Route {
   readonly isContinuation: RouteSpec['isContinuation'];
   readonly tracksOwnConnections: boolean;
   readonly reportsAcceptance: boolean;
+  readonly reportsRefusals: boolean;
   /** Open connections, with how to close each at shutdown (a raw socket is ended otherwise). */
   readonly connections = new Map<ConnectionHandle, Closable | undefined>();
   /** Handshakes past the connection-limit check that have not finished; they count against the limit. */
@@ -66,6 +69,7 @@ export class Route {
     this.isContinuation = spec.isContinuation;
     this.tracksOwnConnections = spec.tracksOwnConnections ?? false;
     this.reportsAcceptance = spec.reportsAcceptance ?? false;
+    this.reportsRefusals = this.reportsAcceptance && (spec.reportsRefusals ?? false);
   }
 
   get host(): string | undefined {
