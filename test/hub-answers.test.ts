@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { WebSocketServer } from 'ws';
 import type { RejectEvent } from '../src/index.js';
 import { switchboard } from '../src/index.js';
 import { attempt, closeServer, delay, eventually, handshakeRequest, listen, nextMessage, open, rawExchange } from './helpers.js';
@@ -18,6 +19,9 @@ describe('every handshake gets an answer', () => {
   let slowAuthCalledHandler = false;
 
   hub.ws('/open').on('connection', (ws) => ws.send('hi'));
+  const ownRefusals = new WebSocketServer({ noServer: true });
+  ownRefusals.on('wsClientError', (_error, socket) => socket.end("HTTP/1.1 418 I'm a Teapot\r\nConnection: close\r\n\r\n"));
+  hub.ws('/own-refusals', ownRefusals);
   hub.ws('/origin', {}, { origins: ['https://app.example.com'] }).on('connection', (ws) => ws.send('origin ok'));
   hub.ws('/origin-fn', {}, { origins: (origin) => origin?.endsWith('.trusted.test') ?? false });
   hub.ws('/limited', {}, { maxConnections: 1 });
@@ -177,6 +181,11 @@ describe('every handshake gets an answer', () => {
     const method = await rawExchange(port, handshakeRequest('/open').replace(/^GET /, 'POST '));
     assert.match(method.response, /^HTTP\/1\.1 405 /);
     await eventually(() => (hub.stats().rejected[400] ?? 0) === before + 1 && (hub.stats().rejected[405] ?? 0) >= 1);
+  });
+
+  it("leaves ws's refusals to the app's own wsClientError listener when its server has one", async () => {
+    const { response } = await rawExchange(port, handshakeRequest('/own-refusals').replace('dGhlIHNhbXBsZSBub25jZQ==', 'short'));
+    assert.equal(response, "HTTP/1.1 418 I'm a Teapot\r\nConnection: close\r\n\r\n");
   });
 
   it('writes each rejection as a well-formed HTTP/1.1 response with Connection: close, then closes', async () => {

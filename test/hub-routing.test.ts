@@ -134,6 +134,21 @@ describe('routing real handshakes', () => {
   });
 });
 
+describe('a ws server the app made', () => {
+  it('hub.ws(path, new WebSocketServer({ noServer: true })) serves the path with that server', async (t) => {
+    const server = http.createServer();
+    const hub = switchboard(server);
+    const wss = new WebSocketServer({ noServer: true });
+    wss.on('connection', (ws) => ws.send(`clients ${wss.clients.size}`));
+    assert.equal(hub.ws('/mine', wss), wss);
+    const { url } = await listen(server);
+    t.after(() => closeServer(server));
+    const ws = await open(`${url}/mine`);
+    assert.equal(await nextMessage(ws), 'clients 1');
+    ws.close();
+  });
+});
+
 describe('the client address in the context', () => {
   it('ctx.ip is the client address in a handler and once a ws connection opened, with no limits set', async (t) => {
     const server = http.createServer();

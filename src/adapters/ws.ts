@@ -43,10 +43,11 @@ export function mountWs(
   // process. The app's own listeners still get it. One listener for the route's connections, not
   // a closure per connection.
   const reportConnectionError = (error: Error) => hub.reportError(error, { pattern, during: 'connection' });
-  // A ws server the hub made itself hands its refusals (bad key, version, method...) to the route:
-  // the hub answers them, so no write of the handshake needs watching. One the app made may have
-  // its own 'wsClientError' listener, and verifyClient refusals never take that way.
-  const refusalsToHub = !isWebSocketServer(wssOrOptions) && !wss.options.verifyClient;
+  // ws hands its refusals (bad key, version, method...) to 'wsClientError' listeners when it has
+  // any: the hub answers them, so no write of the handshake needs watching. An app's own listener
+  // keeps the last word (see answerRefusal); verifyClient refusals never take that way, so a server
+  // with verifyClient is watched as any library.
+  const refusalsToHub = !wss.options.verifyClient;
   if (refusalsToHub) wss.on('wsClientError', answerRefusal);
   const route = hub.addRoute({
     pattern,
@@ -70,8 +71,12 @@ export function mountWs(
   return { wss, route };
 }
 
-/** ws's own refusal of a handshake, answered as ws would (405 for the method, else 400) through the hub. */
-function answerRefusal(error: Error, socket: Duplex, req: IncomingMessage): void {
+/**
+ * ws's own refusal of a handshake, answered as ws would (405 for the method, else 400) through the
+ * hub. When the app listens to 'wsClientError' on its server too, its listener answers instead.
+ */
+function answerRefusal(this: WebSocketServer, error: Error, socket: Duplex, req: IncomingMessage): void {
+  if (this.listenerCount('wsClientError') > 1) return;
   const status = /method/i.test(error.message) ? 405 : 400;
   const headers = /version/i.test(error.message) ? { 'Sec-WebSocket-Version': '13, 8' } : undefined;
   const ctx = CONTEXT.get(req);
@@ -125,8 +130,9 @@ function createServer(options: WsRouteServerOptions, pattern: string): WebSocket
 }
 
 /** A `path` on the ws server makes ws answer 400 to every other path, so it must be the route's. */
-function checkPath(path: string | undefined, pattern: string): void {
-  if (path !== undefined && path !== pattern) {
+function checkPath(path: string | null | undefined, pattern: string): void {
+  // ws itself sets `path: null` on a server made without one.
+  if (path !== undefined && path !== null && path !== pattern) {
     throw new SwitchboardError(
       'ERR_INVALID_OPTION',
       `hub.ws(${JSON.stringify(pattern)}): the WebSocketServer has path ${JSON.stringify(path)}, so ws would refuse every handshake the route sends it. ` +
