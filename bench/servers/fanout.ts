@@ -1,0 +1,81 @@
+/**
+ * Fan-out servers: every connection joins one room, and the parent asks for one message to reach
+ * all of them. The hub's frame-once broadcast (`hub.publish`) against the loop users write by hand
+ * (`wss.clients.forEach(c => c.send(msg))`) and against Socket.IO's `io.to(room).emit`.
+ */
+import http from 'node:http';
+import { Server as SocketIOServer } from 'socket.io';
+import { WebSocketServer } from 'ws';
+import type { Switchboard } from '../../src/index.js';
+import { loadIndex, loadRedis } from '../library.js';
+import { type BenchServer, listen } from './contract.js';
+import { FANOUT_EVENT, FANOUT_PATH } from './fanout-protocol.js';
+
+const ROOM = 'everyone';
+
+export async function startHub(): Promise<BenchServer> {
+  const server = http.createServer();
+  const { switchboard } = await loadIndex();
+  return serveFanout(server, switchboard(server));
+}
+
+/** Every connection of the hub's fan-out route joins the room that `broadcast` publishes to. */
+async function serveFanout(server: http.Server, hub: Switchboard): Promise<BenchServer> {
+  const route = hub.ws(FANOUT_PATH);
+  route.on('connection', (ws) => hub.join(ws, ROOM));
+  await listen(server);
+  return {
+    server,
+    path: FANOUT_PATH,
+    protocol: 'ws',
+    connections: () => route.clients.size,
+    broadcast: (message) => hub.publish(ROOM, message),
+  };
+}
+
+export async function startBare(): Promise<BenchServer> {
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server, path: FANOUT_PATH });
+  await listen(server);
+  return {
+    server,
+    path: FANOUT_PATH,
+    protocol: 'ws',
+    connections: () => wss.clients.size,
+    broadcast: (message) => {
+      for (const client of wss.clients) client.send(message);
+    },
+  };
+}
+
+export async function startSocketIO(): Promise<BenchServer> {
+  const server = http.createServer();
+  const io = new SocketIOServer(server);
+  io.on('connection', (socket) => socket.join(ROOM));
+  await listen(server);
+  return {
+    server,
+    path: '/socket.io/',
+    protocol: 'socketio',
+    connections: () => io.engine.clientsCount,
+    broadcast: (message) => io.to(ROOM).emit(FANOUT_EVENT, message),
+  };
+}
+
+/**
+ * One node of a two-node hub sharing a Redis broker: the parent publishes on one node and the
+ * load's clients are connected to the other. The Redis address and a prefix of this run's own come
+ * from the environment the parent sets.
+ */
+export async function startHubRedis(): Promise<BenchServer> {
+  const server = http.createServer();
+  const { switchboard } = await loadIndex();
+  const { redisBroker } = await loadRedis();
+  const broker = redisBroker({
+    url: process.env.SWITCHBOARD_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    prefix: process.env.SWITCHBOARD_BENCH_REDIS_PREFIX ?? `switchboard-bench-${process.pid}`,
+  });
+  const hub = switchboard(server, { broker });
+  await hub.ready();
+  return serveFanout(server, hub);
+}

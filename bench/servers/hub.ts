@@ -1,0 +1,20 @@
+/** The subject: a Switchboard hub with two `ws` routes; the load talks to one of them. */
+import http from 'node:http';
+import type { WebSocket } from 'ws';
+import { loadIndex } from '../library.js';
+import { type BenchServer, ECHO_PATH, listen, OTHER_PATH } from './contract.js';
+
+export async function start(): Promise<BenchServer> {
+  const server = http.createServer();
+  const { switchboard } = await loadIndex();
+  const hub = switchboard(server);
+  const chat = hub.ws(ECHO_PATH);
+  chat.on('connection', echo);
+  hub.ws(OTHER_PATH).on('connection', echo);
+  await listen(server);
+  return { server, path: ECHO_PATH, protocol: 'ws', connections: () => chat.clients.size };
+}
+
+export function echo(ws: WebSocket): void {
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+}
