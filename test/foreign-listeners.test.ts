@@ -105,6 +105,25 @@ describe('hub.adopt(listener)', () => {
     adopted.close();
   });
 
+  it('keeps a listener added with once() to one handshake, as the server would have', { timeout: 10_000 }, async (t) => {
+    const server = http.createServer();
+    const library = libraryListener('/library', 'from the library');
+    server.once('upgrade', library);
+    const hub = switchboard(server);
+    hub.adopt(library);
+    assert.equal(server.listenerCount('upgrade'), 1, "only the hub's own listener is left on the server");
+    const { url } = await listen(server);
+    t.after(() => closeServer(server));
+
+    const first = await open(`${url}/library`);
+    assert.equal(await nextMessage(first), 'from the library');
+    assert.equal(hub.adoptedListeners().length, 0);
+    const second = await attempt(`${url}/library`);
+    assert.equal(second.status, 404);
+    assert.deepEqual(library.calls, ['/library']);
+    first.close();
+  });
+
   it('refuses what is not a listener with a clear error', () => {
     const hub = switchboard(http.createServer());
     assert.throws(() => hub.adopt('listener' as unknown as Listener), {

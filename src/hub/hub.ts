@@ -113,9 +113,27 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     }
     if ((listener as unknown as Record<symbol, unknown>)[HUB_LISTENER]) return;
     if (this.adopted.some((entry) => entry.listener === listener)) return;
+    let adopted = listener;
     // Still on the server, it would be handed every socket the hub routes as well.
-    if (this.server.listeners('upgrade').includes(listener)) this.server.removeListener('upgrade', listener);
-    this.adopted.push({ listener, owner });
+    const onServer = (this.server.rawListeners('upgrade') as UpgradeListener[]).find(
+      (entry) => entry === listener || entry.listener === listener,
+    );
+    if (onServer) {
+      this.server.removeListener('upgrade', listener);
+      // Added with once(): it is offered one handshake, as the server would have given it one.
+      if (onServer !== listener) adopted = this.offeredOnce(listener);
+    }
+    this.adopted.push({ listener: adopted, owner });
+  }
+
+  private offeredOnce(listener: UpgradeListener): UpgradeListener {
+    const hub = this;
+    const once = function offeredOnce(this: unknown, ...args: Parameters<UpgradeListener>) {
+      hub.unadopt(once);
+      listener.apply(this, args);
+    } as UpgradeListener;
+    once.listener = listener;
+    return once;
   }
 
   /** Gives an adopted listener up (its code removed it from the server). */
