@@ -1,6 +1,7 @@
 import type { WsMessageHandler } from '@nestjs/common';
-import type { Observable, Subscription } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { Socket } from 'socket.io';
+import { ResultStreams } from './result-streams.js';
 
 /**
  * Routes a Socket.IO client's events to the gateway's `@SubscribeMessage` handlers, with the
@@ -14,40 +15,20 @@ export function bindIoMessages(
   transform: (data: unknown) => Observable<unknown>,
   onError: (error: unknown) => void,
 ): void {
-  const running = new Set<Subscription>();
-  socket.once('disconnect', () => {
-    for (const subscription of running) subscription.unsubscribe();
-    running.clear();
-  });
+  const streams = new ResultStreams(transform, onError);
+  socket.once('disconnect', () => streams.endAll());
   for (const { message, callback, isAckHandledManually } of handlers) {
     socket.on(message, (...args: unknown[]) => {
       // As rxjs fromEvent hands it to IoAdapter: one argument alone, several as an array.
       const { data, ack } = mapPayload(args.length === 1 ? args[0] : args);
-      let result: Observable<unknown>;
-      try {
-        result = transform(callback(data, ack));
-      } catch (error) {
-        onError(error);
-        return;
-      }
-      let subscription: Subscription | undefined;
-      const settle = () => {
-        if (subscription) running.delete(subscription);
-      };
-      subscription = result.subscribe({
-        next(response) {
-          if (response === undefined || response === null) return;
+      streams.run(
+        () => callback(data, ack),
+        (response) => {
           const { event, data: payload } = response as { event?: string; data?: unknown };
           if (event) socket.emit(event, payload);
           else if (!isAckHandledManually && typeof ack === 'function') ack(response);
         },
-        error(error) {
-          settle();
-          onError(error);
-        },
-        complete: settle,
-      });
-      if (!subscription.closed) running.add(subscription);
+      );
     });
   }
 }

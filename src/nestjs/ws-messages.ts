@@ -1,6 +1,7 @@
 import type { WsMessageHandler } from '@nestjs/common';
-import type { Observable, Subscription } from 'rxjs';
+import type { Observable } from 'rxjs';
 import type { RawData, WebSocket } from 'ws';
+import { ResultStreams } from './result-streams.js';
 
 /** What a parser is given: text frames as a string, binary ones as `ws` delivers them (as Nest's `WsAdapter` does). */
 export type WsFrame = string | Buffer | ArrayBuffer | Buffer[];
@@ -25,11 +26,8 @@ export function bindWsMessages(
   onError: (error: unknown) => void,
 ): void {
   const byEvent = new Map(handlers.map((handler) => [handler.message as unknown, handler]));
-  const running = new Set<Subscription>();
-  client.once('close', () => {
-    for (const subscription of running) subscription.unsubscribe();
-    running.clear();
-  });
+  const streams = new ResultStreams(transform, onError);
+  client.once('close', () => streams.endAll());
   client.on('message', (data: RawData, isBinary: boolean) => {
     let message: ReturnType<WsMessageParser>;
     try {
@@ -41,28 +39,11 @@ export function bindWsMessages(
     }
     const handler = message ? byEvent.get(message.event) : undefined;
     if (!message || !handler) return;
-    let result: Observable<unknown>;
-    try {
-      result = transform(handler.callback(message.data, message.event));
-    } catch (error) {
-      onError(error);
-      return;
-    }
-    let subscription: Subscription | undefined;
-    const settle = () => {
-      if (subscription) running.delete(subscription);
-    };
-    subscription = result.subscribe({
-      next(response) {
-        if (response === undefined || response === null || client.readyState !== client.OPEN) return;
-        client.send(JSON.stringify(response));
+    streams.run(
+      () => handler.callback(message.data, message.event),
+      (response) => {
+        if (client.readyState === client.OPEN) client.send(JSON.stringify(response));
       },
-      error(error) {
-        settle();
-        onError(error);
-      },
-      complete: settle,
-    });
-    if (!subscription.closed) running.add(subscription);
+    );
   });
 }
