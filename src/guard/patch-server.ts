@@ -50,15 +50,7 @@ function adopt(server: http.Server, listener: UpgradeListener, once: boolean): v
   const hub = switchboard(server);
   const owner = callSite();
   const before = hub.adoptedListeners();
-  let adopted: UpgradeListener = listener;
-  if (once) {
-    adopted = function onceThenGone(this: unknown, ...args: Parameters<UpgradeListener>) {
-      hub.unadopt(adopted);
-      listener.apply(this, args);
-    } as UpgradeListener;
-    adopted.listener = listener;
-  }
-  hub.adopt(adopted, owner);
+  hub.adopt(listener, owner, once);
   const first = before[0];
   if (first) {
     report({

@@ -104,7 +104,12 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
    * on the server is taken off it first; the hub's own listener is left where it is, so that
    * `server.listeners('upgrade').forEach((listener) => hub.adopt(listener))` adopts the others.
    */
-  adopt(listener: UpgradeListener, owner: string | undefined = callSite()): void {
+  adopt(
+    listener: UpgradeListener,
+    owner: string | undefined = callSite(),
+    /** Offer it one handshake only, as `server.once('upgrade', listener)` would have. */
+    once = false,
+  ): void {
     if (typeof listener !== 'function') {
       throw new SwitchboardError(
         'ERR_INVALID_OPTION',
@@ -113,7 +118,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     }
     if ((listener as unknown as Record<symbol, unknown>)[HUB_LISTENER]) return;
     if (this.adopted.some((entry) => entry.listener === listener)) return;
-    let adopted = listener;
+    let offeredOnce = once;
     // Still on the server, it would be handed every socket the hub routes as well.
     const onServer = (this.server.rawListeners('upgrade') as UpgradeListener[]).find(
       (entry) => entry === listener || entry.listener === listener,
@@ -121,9 +126,9 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     if (onServer) {
       this.server.removeListener('upgrade', listener);
       // Added with once(): it is offered one handshake, as the server would have given it one.
-      if (onServer !== listener) adopted = this.offeredOnce(listener);
+      if (onServer !== listener) offeredOnce = true;
     }
-    this.adopted.push({ listener: adopted, owner });
+    this.adopted.push({ listener: offeredOnce ? this.offeredOnce(listener) : listener, owner });
   }
 
   private offeredOnce(listener: UpgradeListener): UpgradeListener {
