@@ -387,7 +387,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     const match = this.httpTable.match({ path: target.path, host: target.host });
     if (!match) return false;
     const route = match.value;
-    const ctx = requestContext(route, match.params, target, this.limiter.addressOf(req), (status, reason, headers) => {
+    const ctx = requestContext(route, match.params, target, req, this.limiter.addressIfNeeded(req), (status, reason, headers) => {
       this.rejectRequest(res, status, reason, headers, target.path, route);
     });
     const serve = () => {
@@ -493,10 +493,13 @@ function requestContext(
   route: Route,
   params: Record<string, string>,
   target: RequestTarget,
-  ip: string,
+  req: IncomingMessage,
+  /** Known when a limit needed it; else read from the socket if the route asks (as a handshake's). */
+  knownIp: string | undefined,
   reject: (status: number, reason: string, headers: Record<string, string | number>) => void,
 ): UpgradeContext & { principal: unknown; identity: UpgradeContext['identity'] } {
   let query: URLSearchParams | undefined;
+  let ip = knownIp;
   return {
     params,
     path: target.path,
@@ -507,7 +510,10 @@ function requestContext(
     host: target.host,
     protocols: [],
     pattern: route.pattern,
-    ip,
+    get ip() {
+      ip ??= req.socket.remoteAddress;
+      return ip;
+    },
     principal: undefined,
     identity: undefined,
     accept() {},
