@@ -239,25 +239,24 @@ async function measureCrossNode(context: Context): Promise<CrossNodeResult> {
     const held = await holdConnections(load, nodeB, config.fanout.crossNode.clients, { countMessages: true });
     await until(async () => (await nodeB.child.request<number>('connections')) >= held.opened, 30_000);
     const recipients = await nodeB.child.request<number>('connections');
-    const remote = new LatencyRecorder();
-    const local = new LatencyRecorder();
-    let remoteIncomplete = 0;
-    let localIncomplete = 0;
+    // One side per publishing node: [published on A (crosses Redis), published on B (local)].
+    const sides = [0, 1].map(() => ({ latency: new LatencyRecorder(), incomplete: 0 }));
+    const bytes = crossNodeBytes(config);
     let seq = 0;
     for (let index = 0; index < config.fanout.warmupMessages; index++) {
-      await sendAndAwait(nodeA, load, ++seq, crossNodeBytes(config), recipients);
+      await sendAndAwait(nodeA, load, ++seq, bytes, recipients);
     }
     for (let index = 0; index < config.fanout.crossNode.messages; index++) {
-      const crossing = index % 2 === 0;
-      const { sent, delivered } = await sendAndAwait(crossing ? nodeA : nodeB, load, ++seq, crossNodeBytes(config), recipients);
-      (crossing ? remote : local).record(delivered.lastAt - sent.sentAt);
-      if (!delivered.complete) {
-        if (crossing) remoteIncomplete++;
-        else localIncomplete++;
-      }
+      const side = index % 2;
+      const { sent, delivered } = await sendAndAwait(side === 0 ? nodeA : nodeB, load, ++seq, bytes, recipients);
+      const entry = sides[side] as (typeof sides)[number];
+      entry.latency.record(delivered.lastAt - sent.sentAt);
+      if (!delivered.complete) entry.incomplete++;
     }
-    const crossNode = { ...pick(remote.percentiles()), incomplete: remoteIncomplete };
-    const sameNode = { ...pick(local.percentiles()), incomplete: localIncomplete };
+    const [crossNode, sameNode] = sides.map(({ latency, incomplete }) => {
+      const { p50, p99 } = latency.percentiles();
+      return { p50, p99, incomplete };
+    }) as [CrossNodeResult['crossNode'], CrossNodeResult['local']];
     log(
       `fanout cross-node: p50 ${num(crossNode.p50)} ms, p99 ${num(crossNode.p99)} ms; same node p50 ${num(sameNode.p50)} ms, ` +
         `p99 ${num(sameNode.p99)} ms`,
@@ -273,10 +272,6 @@ async function measureCrossNode(context: Context): Promise<CrossNodeResult> {
 /** Cross-node latency is measured with the smallest message: the figure is about the hop, not the payload. */
 function crossNodeBytes(config: Context['config']): number {
   return Math.min(...config.fanout.sizes);
-}
-
-function pick(percentiles: { p50: number; p99: number }): { p50: number; p99: number } {
-  return { p50: percentiles.p50, p99: percentiles.p99 };
 }
 
 function crossNodeTable(context: Context, result: CrossNodeResult): Table {
