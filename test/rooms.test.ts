@@ -5,23 +5,7 @@ import type { WebSocket } from 'ws';
 import { DISCONNECTED_CLOSE_CODE, memoryBroker, SLOW_CLOSE_CODE, switchboard } from '../src/index.js';
 import { closed, closeServer, delay, eventually, listen, nextMessage, open } from './helpers.js';
 import { connectIo, nextEvent } from './io-helpers.js';
-
-/** Identity from `?user=&tenant=`; a client joins rooms by sending `join:<room>` and leaves with `leave:<room>`. */
-function mountLive(hub: ReturnType<typeof switchboard>) {
-  const authenticate = (req: http.IncomingMessage) => {
-    const query = new URL(req.url ?? '/', 'http://x').searchParams;
-    return { userId: query.get('user') ?? 'anon', tenantId: query.get('tenant') ?? 'none' };
-  };
-  hub.ws('/live', {}, { authenticate }).on('connection', (ws) => {
-    ws.on('message', (data) => {
-      const [command, room] = String(data).split(':');
-      if (command === 'join') hub.join(ws, room as string);
-      if (command === 'leave') hub.leave(ws, room as string);
-      ws.send(`ok ${data}`);
-    });
-  });
-  hub.io(undefined, { authenticate });
-}
+import { mountLive } from './live-routes.js';
 
 /** Collects every message of a socket opened by `open()`. */
 function inbox(ws: WebSocket): string[] {
