@@ -37,8 +37,8 @@ export class Switchboard extends Hub {
     | { io: SocketIOServer; options: Partial<SocketIOServerOptions>; routeOptions: RouteOptions | undefined }
     | undefined;
 
-  constructor(server: Server, options: SwitchboardOptions = {}) {
-    super(server, options, ['broker', 'slowConsumers']);
+  constructor(server: Server, options: SwitchboardOptions = {}, madeBy: 'app' | 'guard' = 'app') {
+    super(server, options, ['broker', 'slowConsumers'], madeBy);
     this.realtime = new Realtime(this, {
       broker: checkBroker(options.broker),
       slowConsumers: checkSlowConsumers(options.slowConsumers),
@@ -155,8 +155,19 @@ export function switchboard(server: Server, options?: SwitchboardOptions): Switc
     created = true;
     return new Switchboard(target, options);
   });
-  if (!created && options !== undefined) checkSameOptions(hub, options);
+  if (!created) {
+    if (options !== undefined) checkSameOptions(hub, options);
+    hub.claim();
+  }
   return hub;
+}
+
+/**
+ * The hub the guard mounts legacy code on: the app's own if it made one, else one that is given
+ * back to the server (`releaseIfUnused`) once that code is gone from it.
+ */
+export function guardHub(server: Server): Switchboard {
+  return hubFor(server, (target) => new Switchboard(target, undefined, 'guard'));
 }
 
 function checkSameOptions(hub: Hub, options: SwitchboardOptions): void {

@@ -40,14 +40,18 @@ export function mountWs(
       : checkServer(wssOrOptions, pattern)
     : createServer(wssOrOptions, pattern);
   // A client sending a bad frame makes ws emit 'error'; without a listener that would crash the
-  // process. The app's own listeners still get it. One listener for the route's connections, not
-  // a closure per connection.
-  const reportConnectionError = (error: Error) => hub.reportError(error, { pattern, during: 'connection' });
+  // process. One listener for the route's connections, not a closure per connection; it stays
+  // silent where the app listens to the connection's errors itself.
+  const reportConnectionError = function (this: WebSocket, error: Error) {
+    if (this.listenerCount('error') > 1) return;
+    hub.reportError(error, { pattern, during: 'connection' });
+  };
   // ws hands its refusals (bad key, version, method...) to 'wsClientError' listeners when it has
   // any: the hub answers them, so no write of the handshake needs watching. An app's own listener
   // keeps the last word (see answerRefusal); verifyClient refusals never take that way, so a server
-  // with verifyClient is watched as any library.
-  const refusalsToHub = !wss.options.verifyClient;
+  // with verifyClient is watched as any library. A server the guard mounts for legacy code keeps
+  // its refusals, byte for byte, and no listener of the hub's on it.
+  const refusalsToHub = !mount.attached && !wss.options.verifyClient;
   if (refusalsToHub) wss.on('wsClientError', answerRefusal);
   const route = hub.addRoute({
     pattern,
@@ -60,15 +64,22 @@ export function mountWs(
     handle(req, socket, head, ctx) {
       CONTEXT.set(req, ctx);
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-        ws.principal = ctx.principal;
+        if (ctx.principal !== undefined) ws.principal = ctx.principal;
         ctx.accept(ws);
         ws.on('error', reportConnectionError);
         wss.emit('connection', ws, req);
       });
     },
+    // First on the server without the hub, ws would have refused every other path itself (400).
+    answerUnmatched: mount.attached && wss.options.path ? (req, socket, head) => handToWs(wss, req, socket, head) : undefined,
     dispose: () => new Promise<void>((resolve) => wss.close(() => resolve())),
   });
   return { wss, route };
+}
+
+/** What ws's own 'upgrade' listener does with a handshake (a path not its own: its 400). */
+function handToWs(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  wss.handleUpgrade(req, socket, head, (ws: WebSocket) => wss.emit('connection', ws, req));
 }
 
 /**

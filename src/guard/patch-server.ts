@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { callSite, existingHub, HUB_LISTENER, type UpgradeListener } from '../hub/index.js';
-import { switchboard } from '../switchboard.js';
+import { guardHub } from '../switchboard.js';
 import { report } from './findings.js';
 
 const PATCHED = Symbol.for('switchboard.guard.server');
@@ -34,8 +34,11 @@ export function patchServers(): void {
     for (const method of REMOVE) {
       const original = prototype[method] as (this: http.Server, event: string | symbol, listener: unknown) => http.Server;
       prototype[method] = function removeThroughHub(this: http.Server, event: string | symbol, listener: UpgradeListener) {
-        if (event === 'upgrade') existingHub(this)?.unadopt(listener);
-        return original.call(this, event, listener);
+        if (event !== 'upgrade') return original.call(this, event, listener);
+        const hub = existingHub(this);
+        const result = original.call(this, event, listener);
+        if (hub?.unadopt(listener)) hub.releaseIfUnused();
+        return result;
       };
     }
     const listen = prototype.listen as (this: http.Server, ...args: unknown[]) => http.Server;
@@ -47,7 +50,7 @@ export function patchServers(): void {
 }
 
 function adopt(server: http.Server, listener: UpgradeListener, once: boolean): void {
-  const hub = switchboard(server);
+  const hub = guardHub(server);
   const owner = callSite();
   const before = hub.adoptedListeners();
   hub.adopt(listener, owner, once);

@@ -1,7 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as SocketIOServer } from 'socket.io';
 import { callSite } from '../hub/index.js';
-import { switchboard } from '../switchboard.js';
+import { guardHub } from '../switchboard.js';
 import { report } from './findings.js';
 import { isHttpServer } from './server-kind.js';
 
@@ -50,7 +50,7 @@ export function patchSocketIO(SocketIO: SocketIOClass): void {
         parties: [first.owner ?? 'unknown', owner ?? 'unknown'],
       });
     } else {
-      switchboard(srv).socketio(this);
+      guardHub(srv).socketio(this);
       onServer.set(path, { io: this, owner });
     }
     // As when attached without the guard: io.httpServer is the app's server (io.close() closes it).

@@ -3,7 +3,7 @@ import type { WebSocketServer } from 'ws';
 import { mountWs } from '../adapters/ws.js';
 import { SwitchboardError } from '../errors.js';
 import { callSite, type Route } from '../hub/index.js';
-import { switchboard } from '../switchboard.js';
+import { guardHub } from '../switchboard.js';
 import { report } from './findings.js';
 import { isHttpServer } from './server-kind.js';
 
@@ -66,10 +66,10 @@ function ownProperty(instance: object, name: string, value: unknown): void {
 function mount(wss: WebSocketServer, server: Server, owner: string | undefined): Route | undefined {
   const pattern = wss.options.path ?? '/*';
   try {
-    return mountWs(switchboard(server), pattern, wss, undefined, { attached: true, owner }).route;
+    return mountWs(guardHub(server), pattern, wss, undefined, { attached: true, owner }).route;
   } catch (error) {
     if (!(error instanceof SwitchboardError) || error.code !== 'ERR_ROUTE_CONFLICT') throw error;
-    const existing = switchboard(server)
+    const existing = guardHub(server)
       .routes()
       .find((route) => route.pattern === pattern && !route.host && !route.protocol);
     report({
@@ -99,7 +99,11 @@ function withoutUpgradeListeners(server: Server, mounted: { route: Route | undef
         return (event: string | symbol, listener: (...args: unknown[]) => void) => {
           // wss.close() removes its listeners: the route goes with them.
           if (event === 'upgrade') {
-            if (mounted.route) switchboard(target).removeRoute(mounted.route);
+            if (mounted.route) {
+              const hub = guardHub(target);
+              hub.removeRoute(mounted.route);
+              hub.releaseIfUnused();
+            }
             mounted.route = undefined;
           } else {
             target.removeListener(event as string, listener);

@@ -6,9 +6,10 @@ import { SwitchboardError } from '../errors.js';
 import { type Match, RouteTable } from '../router/index.js';
 import { type AdmissionCheck, admit } from './admission.js';
 import { callSite } from './call-site.js';
-import { onFirstWrite } from './first-write.js';
+import { onFirstWrite, statusOf } from './first-write.js';
 import { Handshake, type HandshakeHost } from './handshake.js';
 import { Limiter } from './limits.js';
+import { forgetHub } from './registry.js';
 import { checkRouteOptions, type HubOptions, type ResolvedHubOptions, resolveHubOptions } from './options.js';
 import { writeRejection } from './reject.js';
 import { isBadTarget, parseRequestTarget, type RequestTarget } from './request-target.js';
@@ -56,19 +57,63 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   private closeReason = 'server shutting down';
   private closed: Promise<void> | undefined;
   private whenEmpty: (() => void) | undefined;
+  /** `'guard'` while only the guard uses this hub, for legacy code; the app's own `switchboard(server)` claims it. */
+  private madeBy: 'app' | 'guard';
+  /** The server's own `emit` (and whether it was an own property) while `interceptRequests` wraps it. */
+  private serverEmit: { emit: Server['emit']; own: boolean } | undefined;
 
-  constructor(server: Server, options?: HubOptions, extraOptionNames: readonly string[] = []) {
+  constructor(
+    server: Server,
+    options?: HubOptions,
+    extraOptionNames: readonly string[] = [],
+    madeBy: 'app' | 'guard' = 'app',
+  ) {
     super();
     this.server = server;
     this.options = resolveHubOptions(options, extraOptionNames);
     this.limiter = new Limiter(this.options.limits);
-    // A handshake whose headers never finish (slowloris) never reaches 'upgrade': Node's own
-    // headers timeout closes it. Bring it down to the handshake timeout unless the app chose one.
+    this.madeBy = madeBy;
+    if (madeBy === 'app') this.shortenHeadersTimeout();
+    Object.defineProperty(this.onUpgrade, HUB_LISTENER, { value: true });
+    server.on('upgrade', this.onUpgrade);
+  }
+
+  /** The app asked for this hub itself (`switchboard(server)`): it is the app's from now on, never given back. */
+  claim(): void {
+    if (this.madeBy === 'app') return;
+    this.madeBy = 'app';
+    this.shortenHeadersTimeout();
+  }
+
+  /**
+   * A hub the guard made for legacy code gives the server back once none of that code is left
+   * on it (its ws servers closed, its listeners removed): no 'upgrade' listener, no request
+   * interception, no registry entry, as if the guard had never been there. Returns true if it did.
+   */
+  releaseIfUnused(): boolean {
+    if (this.madeBy !== 'guard' || this.mounted.length > 0 || this.adopted.length > 0) return false;
+    this.server.removeListener('upgrade', this.onUpgrade);
+    if (this.serverEmit) {
+      const { emit, own } = this.serverEmit;
+      if (own) this.server.emit = emit;
+      else delete (this.server as Partial<Server>).emit;
+      this.serverEmit = undefined;
+      this.interceptingRequests = false;
+    }
+    forgetHub(this.server, this);
+    return true;
+  }
+
+  /**
+   * A handshake whose headers never finish (slowloris) never reaches 'upgrade': Node's own
+   * headers timeout closes it. Bring it down to the handshake timeout unless the app chose one.
+   * Not for the guard's hubs: legacy code keeps its server exactly as it set it up.
+   */
+  private shortenHeadersTimeout(): void {
+    const server = this.server;
     if (server.headersTimeout === NODE_DEFAULT_HEADERS_TIMEOUT_MS && this.options.handshakeTimeoutMs < server.headersTimeout) {
       server.headersTimeout = this.options.handshakeTimeoutMs;
     }
-    Object.defineProperty(this.onUpgrade, HUB_LISTENER, { value: true });
-    server.on('upgrade', this.onUpgrade);
   }
 
   get handshakeTimeoutMs(): number {
@@ -312,7 +357,34 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
       socket.removeListener('error', ignoreSocketError);
       return;
     }
-    this.reject(socket, 404, 'no route for this path', target.path);
+    this.answerUnmatched(req, socket, head, target.path, 'no route for this path');
+  }
+
+  /**
+   * A handshake that no route and no adopted listener takes. Where legacy code mounted by the
+   * guard would have been first to see it (a `ws` server with a path answers every other path
+   * itself, with its own 400), that library answers, byte for byte as without the guard; else 404.
+   */
+  private answerUnmatched(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, reason: string): void {
+    const first = this.mounted.find((route) => route.answerUnmatched !== undefined);
+    if (!first?.answerUnmatched) {
+      this.reject(socket, 404, reason, path);
+      return;
+    }
+    onFirstWrite(
+      socket,
+      (chunk) => {
+        const status = statusOf(chunk);
+        if (status !== undefined && status >= 400) this.recordRejected(status, reason, path, undefined);
+      },
+      true,
+    );
+    try {
+      first.answerUnmatched(req, socket, head);
+    } catch (error) {
+      this.reportError(error, { during: 'unmatched handshake', pattern: first.pattern, path });
+      if (!socket.destroyed) this.reject(socket, 500, 'route handler failed', path);
+    }
   }
 
   /**
@@ -351,7 +423,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     const timer = setTimeout(() => {
       socket.removeListener('close', onClose);
       restore();
-      if (!answered && !socket.destroyed) this.reject(socket, 404, 'no route or upgrade listener took this path', path);
+      if (!answered && !socket.destroyed) this.answerUnmatched(req, socket, head, path, 'no route or upgrade listener took this path');
     }, this.options.handshakeTimeoutMs);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
@@ -373,6 +445,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     this.interceptingRequests = true;
     const server = this.server;
     const emit = server.emit;
+    this.serverEmit = { emit, own: Object.hasOwn(server, 'emit') };
     const hub = this;
     server.emit = function emitThroughHub(this: Server, event: string | symbol, ...args: unknown[]): boolean {
       if (event === 'request' && hub.takeRequest(args[0] as IncomingMessage, args[1] as ServerResponse)) return true;

@@ -24,6 +24,11 @@ export function hubFor<H extends Hub>(server: unknown, create: (server: Server) 
   return hub;
 }
 
+/** Drops `hub` from its server (see `Hub.releaseIfUnused`); the next `hubFor` makes a new one. */
+export function forgetHub(server: Server, hub: Hub): void {
+  if ((server as WithHub)[HUB] === hub) delete (server as WithHub)[HUB];
+}
+
 function assertServer(server: unknown): asserts server is Server {
   const looksLikeServer =
     typeof server === 'object' &&

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Closable, RouteInfo, RouteOptions, UpgradeContext, UpgradeHandler } from './types.js';
 
 /** Anything that tells when it is gone: a raw socket, a `ws` WebSocket, an engine.io socket. */
@@ -38,6 +39,12 @@ export interface RouteSpec {
   reportsAcceptance?: boolean;
   /** With `reportsAcceptance`: the library's refusals come through `ctx.reject` too, so no write is watched at all. */
   reportsRefusals?: boolean;
+  /**
+   * How the route's library answers a handshake that is not for it, when it would have been the
+   * first to see it without the hub (the guard's `ws` servers: `ws` answers another path with its
+   * own 400). The first mounted route that has one answers the handshakes no route takes.
+   */
+  answerUnmatched?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 /** A mounted route and its live connections. */
@@ -53,6 +60,7 @@ export class Route {
   readonly tracksOwnConnections: boolean;
   readonly reportsAcceptance: boolean;
   readonly reportsRefusals: boolean;
+  readonly answerUnmatched: RouteSpec['answerUnmatched'];
   /** Open connections, with how to close each at shutdown (a raw socket is ended otherwise). */
   readonly connections = new Map<ConnectionHandle, Closable | undefined>();
   /** Handshakes past the connection-limit check that have not finished; they count against the limit. */
@@ -70,6 +78,7 @@ export class Route {
     this.tracksOwnConnections = spec.tracksOwnConnections ?? false;
     this.reportsAcceptance = spec.reportsAcceptance ?? false;
     this.reportsRefusals = this.reportsAcceptance && (spec.reportsRefusals ?? false);
+    this.answerUnmatched = spec.answerUnmatched;
   }
 
   get host(): string | undefined {
