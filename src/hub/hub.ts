@@ -9,8 +9,8 @@ import { callSite } from './call-site.js';
 import { onFirstWrite, statusOf } from './first-write.js';
 import { Handshake, type HandshakeHost } from './handshake.js';
 import { Limiter } from './limits.js';
-import { forgetHub } from './registry.js';
 import { checkRouteOptions, type HubOptions, type ResolvedHubOptions, resolveHubOptions } from './options.js';
+import { forgetHub } from './registry.js';
 import { writeRejection } from './reject.js';
 import { isBadTarget, parseRequestTarget, type RequestTarget } from './request-target.js';
 import { type ConnectionHandle, Route, type RouteSpec } from './route.js';
@@ -62,12 +62,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   /** The server's own `emit` (and whether it was an own property) while `interceptRequests` wraps it. */
   private serverEmit: { emit: Server['emit']; own: boolean } | undefined;
 
-  constructor(
-    server: Server,
-    options?: HubOptions,
-    extraOptionNames: readonly string[] = [],
-    madeBy: 'app' | 'guard' = 'app',
-  ) {
+  constructor(server: Server, options?: HubOptions, extraOptionNames: readonly string[] = [], madeBy: 'app' | 'guard' = 'app') {
     super();
     this.server = server;
     this.options = resolveHubOptions(options, extraOptionNames);
@@ -423,7 +418,8 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     const timer = setTimeout(() => {
       socket.removeListener('close', onClose);
       restore();
-      if (!answered && !socket.destroyed) this.answerUnmatched(req, socket, head, path, 'no route or upgrade listener took this path');
+      if (!answered && !socket.destroyed)
+        this.answerUnmatched(req, socket, head, path, 'no route or upgrade listener took this path');
     }, this.options.handshakeTimeoutMs);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
