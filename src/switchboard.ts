@@ -5,7 +5,7 @@ import type { WebSocketServer } from 'ws';
 import { mountHandler } from './adapters/handler.js';
 import { optionalRequire } from './adapters/optional-require.js';
 import { mountStandIn, type ServerStandIn } from './adapters/server-stand-in.js';
-import { mountSocketIO } from './adapters/socketio.js';
+import { type LegacyMount, mountSocketIO } from './adapters/socketio.js';
 import { mountWs, type WsRouteServerOptions } from './adapters/ws.js';
 import type { Broker } from './cluster/broker.js';
 import { memoryBroker } from './cluster/memory-broker.js';
@@ -104,6 +104,20 @@ export class Switchboard extends Hub {
     mountSocketIO(this, io, routeOptions, this.realtime.gate);
     this.realtime.addSocketIO(io);
     return io;
+  }
+
+  /** @internal For the guard: mounts a server that legacy code attached itself; returns what `unmountSocketIO` takes back. */
+  mountLegacySocketIO(io: SocketIOServer, legacy: LegacyMount): Route {
+    const route = mountSocketIO(this, io, undefined, this.realtime.gate, legacy);
+    this.realtime.addSocketIO(io);
+    return route;
+  }
+
+  /** @internal For the guard: forgets a closed Socket.IO server, and gives the server back if nothing else is mounted. */
+  unmountSocketIO(io: SocketIOServer, route: Route): void {
+    this.removeRoute(route);
+    this.realtime.removeSocketIO(io);
+    this.releaseIfUnused();
   }
 
   /**

@@ -50,8 +50,9 @@ describe('with the guard, a legacy ws server behaves as without it', () => {
     assert.equal((await attempt(`ws://127.0.0.1:${port}/legacy`)).status, 404);
   });
 
-  it("adopts once() and removeListener() of a raw 'upgrade' listener", async (t) => {
-    const server = http.createServer();
+  it("adopts once() and removeListener() of a raw 'upgrade' listener, and gives the server back after", async (t) => {
+    // Without an 'upgrade' listener, Node hands an Upgrade request to the app's 'request' handler.
+    const server = http.createServer((_req, res) => res.end('app'));
     const raw = new WebSocketServer({ noServer: true });
     let calls = 0;
     const listener = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
@@ -63,10 +64,13 @@ describe('with the guard, a legacy ws server behaves as without it', () => {
     t.after(() => closeServer(server));
     const first = await open(`${url}/x`);
     assert.equal(await nextMessage(first), 'raw');
-    assert.equal((await attempt(`${url}/x`)).status, 404, 'a once listener is used once');
+    assert.equal(server.listenerCount('upgrade'), 0, 'a once listener is used once, and the hub goes with it');
+    assert.equal((await attempt(`${url}/x`)).status, 200, "the next Upgrade request reaches the app's 'request' handler");
     server.on('upgrade', listener);
+    assert.equal(server.listenerCount('upgrade'), 1);
     server.removeListener('upgrade', listener);
-    assert.equal((await attempt(`${url}/x`)).status, 404, 'a removed listener is no longer offered sockets');
+    assert.equal(server.listenerCount('upgrade'), 0, 'a removed listener leaves no hub behind');
+    assert.equal((await attempt(`${url}/x`)).status, 200, 'a removed listener is no longer offered sockets');
     await eventually(() => calls === 1);
     first.close();
   });

@@ -23,10 +23,29 @@ export type NamespaceGate = (
  * lands on the real server.
  */
 class StandInServer extends EventEmitter {
+  constructor(private readonly server: import('node:http').Server) {
+    super();
+  }
+
   close(callback?: (error?: Error) => void): this {
     callback?.();
     return this;
   }
+
+  /** `io.httpServer.address()` answers as the real server does (the app's code and Socket.IO's helpers ask it). */
+  address(): ReturnType<import('node:http').Server['address']> {
+    return this.server.address();
+  }
+
+  get listening(): boolean {
+    return this.server.listening;
+  }
+}
+
+/** How the guard mounts a Socket.IO server that legacy code attached itself (`new Server(httpServer, opts)`). */
+export interface LegacyMount {
+  /** The engine.io options given at attach time (`io.attach(srv, opts)`, `io.listen(port, opts)`). */
+  engineOptions?: object;
 }
 
 /**
@@ -35,14 +54,21 @@ class StandInServer extends EventEmitter {
  * checks run once per engine.io session (on the request without a `sid`); the principal lands in
  * `socket.data` of every namespace, and sockets join their user's and tenant's rooms.
  */
-export function mountSocketIO(hub: Hub, io: SocketIOServer, routeOptions: RouteOptions | undefined, gate?: NamespaceGate): Route {
+export function mountSocketIO(
+  hub: Hub,
+  io: SocketIOServer,
+  routeOptions: RouteOptions | undefined,
+  gate?: NamespaceGate,
+  legacy?: LegacyMount,
+): Route {
   if (!isSocketIOServer(io)) {
     throw new SwitchboardError(
       'ERR_INVALID_OPTION',
       'hub.socketio(io): expected a Socket.IO Server created without an HTTP server: new Server({ path: "/socket.io" }).',
     );
   }
-  if (io.engine) {
+  // A server the guard mounts may have been attached before and closed (io.close(); io.listen(port)).
+  if (io.engine && !legacy) {
     throw new SwitchboardError(
       'ERR_WS_ATTACHED',
       `hub.socketio(io): this Socket.IO server (path ${io.path()}) is already attached to an HTTP server, so it listens to 'upgrade' ` +
@@ -51,14 +77,14 @@ export function mountSocketIO(hub: Hub, io: SocketIOServer, routeOptions: RouteO
         '(node --import switchboard/register app.js).',
     );
   }
-  const standIn = new StandInServer();
+  const standIn = new StandInServer(hub.server);
   // engine.io hands requests it does not take to the listeners it found; under its path that is a 404.
   standIn.on('request', (_req: IncomingMessage, res: import('node:http').ServerResponse) => {
     if (res.headersSent) return;
     res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end(`404 Not Found: not a Socket.IO endpoint (this path belongs to the Socket.IO server at ${io.path()})\n`);
   });
-  io.attach(standIn as unknown as import('node:http').Server);
+  io.attach(standIn as unknown as import('node:http').Server, { ...legacy?.engineOptions });
 
   const base = io.path().replace(/\/+$/, '');
   const route = hub.addRoute({

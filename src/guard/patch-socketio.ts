@@ -1,23 +1,35 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Server as SocketIOServer } from 'socket.io';
-import { callSite } from '../hub/index.js';
-import { guardHub } from '../switchboard.js';
+import { callSite, type Route } from '../hub/index.js';
+import { guardHub, type Switchboard } from '../switchboard.js';
 import { report } from './findings.js';
 import { isHttpServer } from './server-kind.js';
 
 const PATCHED = Symbol.for('switchboard.guard.socketio');
 
+interface Mounted {
+  io: SocketIOServer;
+  owner: string | undefined;
+  server: HttpServer;
+  hub: Switchboard;
+  route: Route;
+}
+
 /** The Socket.IO server mounted on each path of each HTTP server, with where it was created. */
-const mountedByServer = new WeakMap<HttpServer, Map<string, { io: SocketIOServer; owner: string | undefined }>>();
+const mountedByServer = new WeakMap<HttpServer, Map<string, Mounted>>();
+/** The same entries by Socket.IO server, for `close()`. */
+const mountedByIo = new WeakMap<SocketIOServer, Mounted>();
 
 type SocketIOClass = { prototype: SocketIOServer };
 type InitEngine = (this: SocketIOServer, srv: unknown, opts: unknown) => void;
+type Close = (this: SocketIOServer, fn?: (error?: Error) => void) => Promise<void>;
 
 /**
- * Turns `new Server(httpServer)` (and `io.attach(httpServer)`, `io.listen(port)`) into a hub
- * route. Every way of attaching goes through `initEngine(srv)`, so that is where the guard steps
- * in: a real HTTP server gets the Socket.IO server mounted on the hub instead of engine.io's own
- * listeners. A second Socket.IO server on a path already taken is merged into the first.
+ * Turns `new Server(httpServer)` (and `io.attach(httpServer, opts)`, `io.listen(port, opts)`) into
+ * a hub route. Every way of attaching goes through `initEngine(srv, opts)`, so that is where the
+ * guard steps in: a real HTTP server gets the Socket.IO server mounted on the hub, with the same
+ * options, instead of engine.io's own listeners. A second Socket.IO server on a path already taken
+ * is merged into the first; a closed one is forgotten, so that it can listen again or be replaced.
  */
 export function patchSocketIO(SocketIO: SocketIOClass): void {
   const prototype = SocketIO.prototype as unknown as Record<PropertyKey, unknown>;
@@ -50,11 +62,26 @@ export function patchSocketIO(SocketIO: SocketIOClass): void {
         parties: [first.owner ?? 'unknown', owner ?? 'unknown'],
       });
     } else {
-      guardHub(srv).socketio(this);
-      onServer.set(path, { io: this, owner });
+      const engineOptions = typeof opts === 'object' && opts !== null ? opts : undefined;
+      const hub = guardHub(srv);
+      const route = hub.mountLegacySocketIO(this, { engineOptions });
+      const mounted = { io: this, owner, server: srv, hub, route };
+      onServer.set(path, mounted);
+      mountedByIo.set(this, mounted);
     }
     // As when attached without the guard: io.httpServer is the app's server (io.close() closes it).
     (this as unknown as { httpServer: HttpServer }).httpServer = srv;
+  };
+  const close = prototype.close as Close;
+  prototype.close = function closeThroughHub(this: SocketIOServer, fn?: (error?: Error) => void) {
+    // At once, not when the close settles: `io.close(); io.listen(port)` attaches again right away.
+    const mounted = mountedByIo.get(this);
+    if (mounted) {
+      mountedByIo.delete(this);
+      mountedByServer.get(mounted.server)?.delete(mounted.io.path());
+      mounted.hub.unmountSocketIO(mounted.io, mounted.route);
+    }
+    return close.call(this, fn);
   };
 }
 

@@ -175,6 +175,8 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     const hub = this;
     const once = function offeredOnce(this: unknown, ...args: Parameters<UpgradeListener>) {
       hub.unadopt(once);
+      // As the server would after its once() listener ran: no 'upgrade' listener left, if none is.
+      hub.releaseIfUnused();
       listener.apply(this, args);
     } as UpgradeListener;
     once.listener = listener;

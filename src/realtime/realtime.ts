@@ -71,6 +71,11 @@ export class Realtime {
     this.link.attachSocketIO(io);
   }
 
+  /** A closed Socket.IO server is no longer a target of user, tenant and room emits. */
+  removeSocketIO(io: SocketIOServer): void {
+    this.ioServers.delete(io);
+  }
+
   join(ws: WebSocket, room: string): void {
     this.rooms.join(ws, room);
   }
