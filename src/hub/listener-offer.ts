@@ -38,6 +38,22 @@ export interface OfferHooks<L> {
  * if it did (a callback-style lookup before `handleUpgrade`), it may still answer, so the verdict
  * is `'pending'`, and the next listener is offered the socket all the same, as the server itself
  * would have done.
+ *
+ * How the libraries tested with it decline:
+ * - Vite 8 (`vite/dist/node/chunks/node.js`, `createWebSocketServer`) decides at once:
+ *   `if (["vite-hmr", "vite-ping"].includes(protocol) && parsedUrl.pathname === hmrBase) handleUpgrade(...)`
+ *   `else socket.on("error", noop);` and returns: nothing started, declined.
+ * - Next.js 16 never says. Its listener (`next/dist/server/next.js`, `setupWebSocketHandler`) is
+ *   `async (req, socket, head) => { this.upgradeHandler(req, socket, head); }`, which does not
+ *   await the handler, so its promise settles as soon as the handler's synchronous part has run.
+ *   That part (`next/dist/server/lib/router-server.js`, `upgradeHandler`) takes the hot-reload
+ *   socket at once (`hotReloader.onHMR` → ws's `handleUpgrade`, which writes the 101), and
+ *   otherwise only adds an `'error'` and a `'close'` listener before `await resolveRoutes(...)`;
+ *   after that it ends the socket of a page's path, proxies a rewrite to another server, or, for
+ *   any other path, does nothing ("we don't handle the request as user's custom WS server may be
+ *   listening on the same path"). Taken at its promise, Next.js has declined every socket but the
+ *   hot-reload one by then; a WebSocket rewrite, which it would proxy only later, needs a route of
+ *   its own.
  */
 export class ListenerOffer<L> {
   private answered = false;
