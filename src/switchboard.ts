@@ -101,9 +101,15 @@ export class Switchboard extends Hub {
    * WebSocket upgrades and long-polling requests under its path reach it. Returns `io`.
    */
   socketio<T extends SocketIOServer>(io: T, routeOptions?: RouteOptions): T {
-    mountSocketIO(this, io, routeOptions, this.realtime.gate);
-    this.realtime.addSocketIO(io);
+    this.socketioRoute(io, routeOptions);
     return io;
+  }
+
+  /** Mounts `io` as `socketio(io)` does and returns its route, for code that unmounts what it mounted (`removeRoute`). */
+  socketioRoute(io: SocketIOServer, routeOptions?: RouteOptions): Route {
+    const route = mountSocketIO(this, io, routeOptions, this.realtime.gate);
+    this.realtime.addSocketIO(io);
+    return route;
   }
 
   /**
