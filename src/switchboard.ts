@@ -101,19 +101,21 @@ export class Switchboard extends Hub {
    * WebSocket upgrades and long-polling requests under its path reach it. Returns `io`.
    */
   socketio<T extends SocketIOServer>(io: T, routeOptions?: RouteOptions): T {
-    mountSocketIO(this, io, routeOptions, this.realtime.gate);
-    this.realtime.addSocketIO(io);
+    this.socketioRoute(io, routeOptions);
     return io;
   }
 
-  /** @internal For the guard: mounts a server that legacy code attached itself; returns what `unmountSocketIO` takes back. */
-  mountLegacySocketIO(io: SocketIOServer, legacy: LegacyMount): Route {
-    const route = mountSocketIO(this, io, undefined, this.realtime.gate, legacy);
+  /**
+   * Mounts `io` as `socketio(io)` does and returns its route, for code that unmounts what it
+   * mounted (`removeRoute`, `unmountSocketIO`); `legacy` is the guard's, for a server legacy code attached itself.
+   */
+  socketioRoute(io: SocketIOServer, routeOptions?: RouteOptions, legacy?: LegacyMount): Route {
+    const route = mountSocketIO(this, io, routeOptions, this.realtime.gate, legacy);
     this.realtime.addSocketIO(io);
     return route;
   }
 
-  /** @internal For the guard: forgets a closed Socket.IO server, and gives the server back if nothing else is mounted. */
+  /** Unmounts a Socket.IO server mounted with `socketioRoute`; a guard's hub with nothing left gives the server back. */
   unmountSocketIO(io: SocketIOServer, route: Route): void {
     this.removeRoute(route);
     this.realtime.removeSocketIO(io);

@@ -6,7 +6,8 @@ import { delay, nextMessage, open } from './helpers.js';
 // One Next.js start in dev mode for the whole file: compiling is the slow part.
 describe('examples/nextjs: a Next.js custom server in dev mode beside ws and Socket.IO on one port', () => {
   it('serves the page, the hot-reload socket, every app service, and the hub 404', { timeout: 240_000 }, async (t) => {
-    const app = await startExample('nextjs');
+    // Longer than the test may run: a 404 that waited for the handshake timeout would fail it first.
+    const app = await startExample('nextjs', { env: { HANDSHAKE_TIMEOUT_MS: '600000' } });
     t.after(app.stop);
 
     // The first request compiles the page and is when Next.js adds its 'upgrade' listener.
@@ -38,5 +39,8 @@ describe('examples/nextjs: a Next.js custom server in dev mode beside ws and Soc
     // A page's path is not a socket's: the hub answers, and Next.js never ends a socket it does not own.
     await checkHubNotFound(`${app.ws}/`);
     await checkHubNotFound(`${app.ws}/no/such/socket`);
+    // Next.js's listener is offered this one (the stand-in's route) and leaves it alone once its router
+    // found nothing: the hub's 404 follows then, not after the handshake timeout.
+    await checkHubNotFound(`${app.ws}/_next/no/such/socket`);
   });
 });

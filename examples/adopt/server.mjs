@@ -19,9 +19,9 @@ const realtime = {
     const hub = switchboard(server);
     // Vite's listener is already on the server, where it would be handed every socket the hub
     // routes too. Adopted, it is taken off the server and offered only the handshakes no route
-    // takes. Vite answers its own and leaves any other unanswered, so an unknown path gets the
-    // hub's 404 once the handshake timeout (10 s by default) has passed; examples/vite gives Vite
-    // a stand-in instead (hub.serverFor), which hands it only its own sockets.
+    // takes. Vite answers its own and returns without touching any other, so an unknown path gets
+    // the hub's 404 at once; examples/vite gives Vite a stand-in instead (hub.serverFor), which
+    // hands it only its own sockets.
     for (const listener of server.listeners('upgrade')) hub.adopt(listener);
 
     hub.ws('/chat').on('connection', (ws) => {

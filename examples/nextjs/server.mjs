@@ -15,7 +15,8 @@ let handle = (_req, res) => {
   res.writeHead(503, { 'Retry-After': '1' }).end('Next.js is starting\n');
 };
 const server = http.createServer((req, res) => handle(req, res));
-const hub = switchboard(server);
+// HANDSHAKE_TIMEOUT_MS: the tests lengthen it, to see that a socket Next.js leaves alone is answered without waiting for it.
+const hub = switchboard(server, { handshakeTimeoutMs: Number(process.env.HANDSHAKE_TIMEOUT_MS ?? 10_000) });
 
 hub.ws('/chat').on('connection', (ws) => {
   ws.send('welcome to /chat');

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { SwitchboardError } from '../errors.js';
-import { onFirstWrite } from '../hub/first-write.js';
 import type { Hub, Route, RouteOptions, UpgradeContext } from '../hub/index.js';
+import { ListenerOffer, NOT_TAKEN } from '../hub/listener-offer.js';
 
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -51,10 +51,11 @@ export class ServerStandIn extends EventEmitter {
   }
 
   /**
-   * Offers a routed handshake to the listeners in the order they were added, until one of them
-   * answers it (writes to the socket or closes it): no listener is handed a socket another one
-   * already took. One that answers later (after its own asynchronous checks) is waited for by the
-   * hub's handshake timeout, as any route is.
+   * Offers a routed handshake to the listeners in the order they were added, each once the one
+   * before it has left the socket alone (see `ListenerOffer`): no listener is handed a socket
+   * another one already took. When all of them decline it, the client gets 404 at once; one that
+   * may answer later (after its own asynchronous checks) is waited for by the hub's handshake
+   * timeout, as any route is.
    */
   private offer(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: UpgradeContext): void {
     // Raw listeners, so that one added with once() is removed when it is called.
@@ -64,18 +65,17 @@ export class ServerStandIn extends EventEmitter {
       ctx.reject(503, 'the library serving this path has not started listening yet', { 'Retry-After': 1 });
       return;
     }
-    let answered = false;
-    const restore = onFirstWrite(socket, () => {
-      answered = true;
+    const offer = new ListenerOffer(socket, listeners, {
+      call: (listener) => listener.call(this, req, socket, head),
+      error: (error) => this.hub.reportError(error, { during: 'handler', pattern: ctx.pattern, path: ctx.path }),
+      verdict: (verdict) => {
+        // The handshake watches the socket and keeps the deadline from here on.
+        if (verdict === 'pending') offer.stop();
+        else if (verdict === 'declined') ctx.reject(404, NOT_TAKEN);
+        else if (verdict === 'failed') ctx.reject(500, 'route handler failed');
+      },
     });
-    try {
-      for (const listener of listeners) {
-        if (answered || socket.destroyed) break;
-        listener.call(this, req, socket, head);
-      }
-    } finally {
-      restore();
-    }
+    offer.start();
   }
 }
 

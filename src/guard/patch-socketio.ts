@@ -64,7 +64,7 @@ export function patchSocketIO(SocketIO: SocketIOClass): void {
     } else {
       const engineOptions = typeof opts === 'object' && opts !== null ? opts : undefined;
       const hub = guardHub(srv);
-      const route = hub.mountLegacySocketIO(this, { engineOptions });
+      const route = hub.socketioRoute(this, undefined, { engineOptions });
       const mounted = { io: this, owner, server: srv, hub, route };
       onServer.set(path, mounted);
       mountedByIo.set(this, mounted);

@@ -9,6 +9,7 @@ import { callSite } from './call-site.js';
 import { onFirstWrite, statusOf } from './first-write.js';
 import { Handshake, type HandshakeHost } from './handshake.js';
 import { Limiter } from './limits.js';
+import { ListenerOffer, NOT_TAKEN } from './listener-offer.js';
 import { checkRouteOptions, type HubOptions, type ResolvedHubOptions, resolveHubOptions } from './options.js';
 import { forgetHub } from './registry.js';
 import { writeRejection } from './reject.js';
@@ -177,7 +178,8 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
       hub.unadopt(once);
       // As the server would after its once() listener ran: no 'upgrade' listener left, if none is.
       hub.releaseIfUnused();
-      listener.apply(this, args);
+      // What it returns (a promise) is how the hub tells when it is done with the socket.
+      return listener.apply(this, args);
     } as UpgradeListener;
     once.listener = listener;
     return once;
@@ -385,43 +387,34 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   }
 
   /**
-   * Offers an unrouted handshake to the adopted listeners in order, stopping at the first that
-   * answers (writes or closes the socket), so that no listener is handed a socket another already
-   * took. If none answers within the handshake timeout, the client gets 404.
+   * Offers an unrouted handshake to the adopted listeners in order, each once the one before it
+   * has left the socket alone (see `ListenerOffer` for how that is told), so that no listener is
+   * handed a socket another already took. When all of them have declined it, the client gets 404
+   * at once; while one may still answer (it took the socket, is still working on its promise, or
+   * started asynchronous work it returned nothing for), the handshake timeout is the last resort.
    */
   private offerToAdopted(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): void {
-    let answered = false;
-    const restore = onFirstWrite(socket, () => {
-      answered = true;
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    // A copy: a listener adopted with once() leaves the list when it is called.
+    const offer = new ListenerOffer(socket, [...this.adopted], {
+      call: ({ listener }) => listener.call(this.server, req, socket, head),
+      error: (error, { owner }) => this.reportError(error, { during: 'adopted upgrade listener', owner, path }),
+      verdict: (verdict) => {
+        if (verdict === 'pending') return;
+        settled = true;
+        clearTimeout(timer);
+        if (verdict === 'declined') this.answerUnmatched(req, socket, head, path, NOT_TAKEN);
+        else if (verdict === 'failed') this.reject(socket, 500, 'upgrade listener failed', path);
+      },
     });
-    const onClose = () => {
-      answered = true;
-    };
-    socket.once('close', onClose);
-    for (const { listener, owner } of [...this.adopted]) {
-      if (answered || socket.destroyed) break;
-      try {
-        listener.call(this.server, req, socket, head);
-      } catch (error) {
-        this.reportError(error, { during: 'adopted upgrade listener', owner, path });
-        if (!answered && !socket.destroyed) {
-          restore();
-          this.reject(socket, 500, 'upgrade listener failed', path);
-        }
-        return;
-      }
-    }
-    if (answered || socket.destroyed) {
-      restore();
-      socket.removeListener('close', onClose);
-      return;
-    }
-    // Listeners may answer asynchronously (after their own authentication); give them the timeout.
-    const timer = setTimeout(() => {
-      socket.removeListener('close', onClose);
-      restore();
-      if (!answered && !socket.destroyed)
-        this.answerUnmatched(req, socket, head, path, 'no route or upgrade listener took this path');
+    offer.start();
+    if (settled) return;
+    timer = setTimeout(() => {
+      offer.stop();
+      if (offer.isAnswered) return;
+      if (offer.working) this.reject(socket, 408, 'handshake was not answered in time', path);
+      else this.answerUnmatched(req, socket, head, path, NOT_TAKEN);
     }, this.options.handshakeTimeoutMs);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
@@ -600,7 +593,11 @@ const NODE_DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
 /** Marks the hub's own 'upgrade' listener, which the guard must let through to the server. */
 export const HUB_LISTENER = Symbol.for('switchboard.hubListener');
 
-/** A Node `'upgrade'` listener; `.listener` is set on the wrappers `once` makes. */
+/**
+ * A Node `'upgrade'` listener; `.listener` is set on the wrappers `once` makes. It may return a
+ * promise (an async function does): adopted, it is then taken to be done with the socket once the
+ * promise settles.
+ */
 export type UpgradeListener = ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & { listener?: unknown };
 
 interface AdoptedListener {

@@ -5,6 +5,7 @@ import type { Observable } from 'rxjs';
 import type { Namespace, Socket, Server as SocketIOServer, ServerOptions as SocketIOServerOptions } from 'socket.io';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { optionalRequire } from '../adapters/optional-require.js';
+import { namespacesOf } from '../adapters/socketio.js';
 import { mountWs, type WsRouteServerOptions } from '../adapters/ws.js';
 import { SwitchboardError } from '../errors.js';
 import type { Route, RouteOptions } from '../hub/index.js';
@@ -57,9 +58,14 @@ const SOCKET_IO_DEFAULT_PATH = '/socket.io';
 export class SwitchboardAdapter extends AbstractWsAdapter<GatewayServer, GatewayClient, SwitchboardGatewayOptions> {
   private readonly logger = new Logger(SwitchboardAdapter.name);
   private readonly settings: SwitchboardAdapterOptions;
-  private readonly wsRoutes = new Map<WebSocketServer, { hub: Switchboard; route: Route }>();
+  /** The hub routes this adapter mounted, by the server it gave Nest: closing that server unmounts its route. */
+  private readonly routes = new Map<object, { hub: Switchboard; route: Route; unmount?: () => void }>();
   /** Socket.IO servers that belong to a hub rather than to this app (`hub.io()`): closing the app leaves them running. */
   private readonly sharedIo = new WeakSet<object>();
+  /** Namespaces this adapter added to a hub's shared server, which outlives the app: closing the app removes them. */
+  private readonly addedNamespaces = new Map<Namespace, SocketIOServer>();
+  /** The `'connection'` listeners bound for Nest, by server, taken off when Nest closes that server. */
+  private readonly connectionListeners = new Map<object, ((...args: unknown[]) => void)[]>();
   /** HTTP servers this adapter listens on for gateways given a port of their own. */
   private readonly ownServers = new Map<number, http.Server>();
 
@@ -102,7 +108,7 @@ export class SwitchboardAdapter extends AbstractWsAdapter<GatewayServer, Gateway
           `@WebSocketGateway({ path: ${JSON.stringify(path)}, namespace: ${String(namespace)} }): namespaces are a Socket.IO feature, and this path is served by ws. Add kind: 'socket.io'.`,
         );
       }
-      return server.of(namespace) as GatewayServer;
+      return this.namespace(server, namespace) as GatewayServer;
     }
     const hub = this.hubFor(port);
     const route = routeOptions ?? this.settings.routeOptions;
@@ -115,12 +121,19 @@ export class SwitchboardAdapter extends AbstractWsAdapter<GatewayServer, Gateway
       }
       // Nest's WsAdapter serves a gateway without a path on '/'.
       const mounted = mountWs(hub, normalizeGatewayPath(path ?? '/'), libraryOptions as WsRouteServerOptions, route);
-      this.wsRoutes.set(mounted.wss, { hub, route: mounted.route });
+      this.routes.set(mounted.wss, { hub, route: mounted.route });
       mounted.wss.on('error', (error) => this.logger.error(error));
       return mounted.wss as GatewayServer;
     }
     const io = this.socketIO(hub, path, libraryOptions, route);
-    return (namespace === undefined ? io : io.of(namespace)) as GatewayServer;
+    return (namespace === undefined ? io : this.namespace(io, namespace)) as GatewayServer;
+  }
+
+  private namespace(io: SocketIOServer, name: string | RegExp): Namespace {
+    const added = typeof name === 'string' && !namespacesOf(io).some((nsp) => nsp.name === withLeadingSlash(name));
+    const nsp = io.of(name);
+    if (added && this.sharedIo.has(io)) this.addedNamespaces.set(nsp, io);
+    return nsp;
   }
 
   private socketIO(
@@ -137,11 +150,15 @@ export class SwitchboardAdapter extends AbstractWsAdapter<GatewayServer, Gateway
       return io;
     }
     const { Server } = optionalRequire<typeof import('socket.io')>('socket.io', 'A Socket.IO gateway');
-    return hub.socketio(new Server({ ...options, path: ioPath }), route);
+    const io = new Server({ ...options, path: ioPath });
+    const mounted = hub.socketioRoute(io, route);
+    this.routes.set(io, { hub, route: mounted, unmount: () => hub.unmountSocketIO(io, mounted) });
+    return io;
   }
 
   override bindClientConnect(server: GatewayServer, callback: (...args: unknown[]) => void): void {
     (server as { on(event: 'connection', listener: (...args: unknown[]) => void): unknown }).on('connection', callback);
+    this.connectionListeners.set(server, [...(this.connectionListeners.get(server) ?? []), callback]);
   }
 
   override bindClientDisconnect(client: GatewayClient, callback: (reason?: unknown) => void): void {
@@ -166,20 +183,38 @@ export class SwitchboardAdapter extends AbstractWsAdapter<GatewayServer, Gateway
   }
 
   override async close(server: GatewayServer): Promise<void> {
+    // Unmounted first: a handshake on the path from now on gets the hub's 404, not a closing server.
+    const mounted = this.routes.get(server);
+    if (mounted?.unmount) mounted.unmount();
+    else if (mounted) mounted.hub.removeRoute(mounted.route);
+    this.routes.delete(server);
+    for (const listener of this.connectionListeners.get(server) ?? []) server.off('connection', listener);
+    this.connectionListeners.delete(server);
     if (isWebSocketServer(server)) {
-      const mounted = this.wsRoutes.get(server);
-      if (mounted) mounted.hub.removeRoute(mounted.route);
-      this.wsRoutes.delete(server);
       for (const client of server.clients) client.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       return;
     }
     if (!isSocketIOServer(server) || this.sharedIo.has(server)) {
-      // A namespace, or the hub's shared server: its other users keep it; this app's clients go.
+      // A namespace, or the hub's shared server: its other users keep it; this app's clients and handlers go.
       server.disconnectSockets(true);
+      this.removeAddedNamespace(server as Namespace);
       return;
     }
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * Takes a namespace this adapter added off the hub's shared server, as Socket.IO does with an
+   * emptied child namespace (`cleanupEmptyChildNamespaces`): a client asking for it is then told
+   * that it is not a namespace, instead of being served by the handlers of a closed app.
+   */
+  private removeAddedNamespace(nsp: Namespace): void {
+    const io = this.addedNamespaces.get(nsp);
+    if (!io) return;
+    this.addedNamespaces.delete(nsp);
+    (io as unknown as { _nsps: Map<string, Namespace> })._nsps.delete(nsp.name);
+    Promise.resolve(nsp.adapter.close()).catch((error: unknown) => this.logger.error(error));
   }
 
   override async dispose(): Promise<void> {
@@ -193,6 +228,10 @@ export class SwitchboardAdapter extends AbstractWsAdapter<GatewayServer, Gateway
       }),
     );
   }
+}
+
+function withLeadingSlash(name: string): string {
+  return name.startsWith('/') ? name : `/${name}`;
 }
 
 function isWebSocketServer(value: unknown): value is WebSocketServer {
