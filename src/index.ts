@@ -12,6 +12,7 @@ export type {
   RejectEvent,
   RouteInfo,
   RouteOptions,
+  SocketIOConnect,
   UpgradeContext,
   UpgradeHandler,
 } from './hub/index.js';

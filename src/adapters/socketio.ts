@@ -1,20 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import type { Namespace, Socket, Server as SocketIOServer } from 'socket.io';
+import type { Namespace, Server as SocketIOServer } from 'socket.io';
 import { SwitchboardError } from '../errors.js';
 import type { Hub, Route, RouteOptions, UpgradeContext } from '../hub/index.js';
-import { tenantRoom, userRoom } from '../realtime/rooms.js';
+import { type NamespaceGate, takePartInConnects } from './socketio-namespace.js';
+
+export type { NamespaceGate } from './socketio-namespace.js';
 
 /** The hub's context of the request that opened an engine.io session (its handshake). */
 const CONTEXT = new WeakMap<IncomingMessage, UpgradeContext>();
-
-/** Called for each socket joining a namespace, before the app's middlewares; `next(err)` refuses it. */
-export type NamespaceGate = (
-  socket: Socket,
-  ctx: UpgradeContext | undefined,
-  route: Route,
-  next: (error?: Error) => void,
-) => void;
 
 /**
  * Where `io.attach()` puts engine.io instead of the real server: engine.io (and Socket.IO's
@@ -51,7 +45,8 @@ export interface LegacyMount {
 /**
  * Mounts a Socket.IO server created without an HTTP server (`new Server({ path })`) on its path:
  * its WebSocket upgrades and its long-polling requests reach it, and nothing else's. The route's
- * checks run once per engine.io session (on the request without a `sid`); the principal lands in
+ * checks run once per engine.io session (on the request without a `sid`), authenticate included
+ * unless it waits for the CONNECT packet (`authenticateOn: 'connect'`); the principal lands in
  * `socket.data` of every namespace, and sockets join their user's and tenant's rooms.
  */
 export function mountSocketIO(
@@ -92,6 +87,7 @@ export function mountSocketIO(
     kind: 'socket.io',
     options: routeOptions,
     tracksOwnConnections: true,
+    authenticatesOnConnect: true,
     isContinuation: (_req, ctx) => ctx.query.has('sid'),
     handle(req, socket, head, ctx) {
       CONTEXT.set(req, ctx);
@@ -116,17 +112,9 @@ export function mountSocketIO(
     );
   });
 
-  const install = (nsp: Namespace) => {
-    nsp.use((socket, next) => {
-      const ctx = CONTEXT.get(socket.conn.request);
-      admitToNamespace(socket, ctx);
-      if (gate) gate(socket, ctx, route, next);
-      else next();
-    });
-    // Before the app's own middlewares, so that they already see socket.data filled in.
-    const middlewares = (nsp as unknown as { _fns?: unknown[] })._fns;
-    if (Array.isArray(middlewares) && middlewares.length > 1) middlewares.unshift(middlewares.pop());
-  };
+  warnOfUnusedConnectArgument(hub, route);
+  const contextOf = (req: IncomingMessage) => CONTEXT.get(req);
+  const install = (nsp: Namespace) => takePartInConnects(hub, route, nsp, contextOf, gate);
   for (const nsp of namespacesOf(io)) install(nsp);
   io.on('new_namespace', install);
   return route;
@@ -138,22 +126,18 @@ export function namespacesOf(io: SocketIOServer): Namespace[] {
   return nsps ? [...nsps.values()] : [io.sockets];
 }
 
-/** The principal's fields, the principal itself and the identity, in `socket.data`; rooms joined. */
-function admitToNamespace(socket: Socket, ctx: UpgradeContext | undefined): void {
-  if (!ctx) return;
-  const { principal, identity } = ctx;
-  if (principal !== undefined) {
-    if (typeof principal === 'object' && principal !== null) Object.assign(socket.data, principal);
-    socket.data.principal = principal;
-  }
-  if (identity?.userId !== undefined) {
-    socket.data.userId = identity.userId;
-    socket.join(userRoom(identity.userId));
-  }
-  if (identity?.tenantId !== undefined) {
-    socket.data.tenantId = identity.tenantId;
-    socket.join(tenantRoom(identity.tenantId));
-  }
+/**
+ * An `authenticate(req, { auth })` on a route that authenticates on the request would only ever
+ * be given `req`: said at start-up rather than as a 401 on every connect.
+ */
+function warnOfUnusedConnectArgument(hub: Hub, route: Route): void {
+  const { authenticate, authenticateOn } = route.options;
+  if (authenticateOn === 'connect' || typeof authenticate !== 'function' || authenticate.length < 2) return;
+  hub.options.logger.warn(
+    { pattern: route.pattern, owner: route.owner },
+    `${route.describe()}: authenticate takes a second argument, but it runs on the HTTP request and is given req alone. ` +
+      "To read the CONNECT packet's auth payload (io(url, { auth })), add authenticateOn: 'connect' to the route options.",
+  );
 }
 
 interface EngineSocket extends EventEmitter {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Route } from './route.js';
-import type { Identity } from './types.js';
+import type { Identity, SocketIOConnect } from './types.js';
 
 /** The outcome of a route's checks for one request. */
 export type Verdict =
@@ -46,7 +46,9 @@ export function admit(
     return;
   }
   reserve?.();
-  if (!options.authenticate) {
+  // A route that authenticates on its library's connect (Socket.IO's CONNECT packet) finds the
+  // credentials there, not in this request: see `admitOnConnect`.
+  if (options.authenticateOn === 'connect' || !options.authenticate) {
     settle(identified(route, req, undefined, extraChecks), done);
     return;
   }
@@ -54,17 +56,59 @@ export function admit(
   try {
     result = options.authenticate(req);
   } catch (error) {
-    done({ admitted: false, status: 401, reason: 'authentication failed', error });
+    done(authenticationFailed(error));
     return;
   }
+  afterAuthenticate(result, route, req, extraChecks, done);
+}
+
+/**
+ * The checks of a route with `authenticateOn: 'connect'` that wait for the connect: authenticate
+ * with the CONNECT packet's payload, identify, then the extra checks. Origin and connection limit
+ * were checked on the request that opened the session.
+ */
+export function admitOnConnect(
+  route: Route,
+  req: IncomingMessage,
+  connect: SocketIOConnect,
+  extraChecks: readonly AdmissionCheck[],
+  done: (verdict: Verdict) => void,
+): void {
+  const { options } = route;
+  if (options.authenticateOn !== 'connect' || !options.authenticate) {
+    settle(identified(route, req, undefined, extraChecks), done);
+    return;
+  }
+  let result: unknown;
+  try {
+    result = options.authenticate(req, connect);
+  } catch (error) {
+    done(authenticationFailed(error));
+    return;
+  }
+  afterAuthenticate(result, route, req, extraChecks, done);
+}
+
+/** What `authenticate` returned (or will), through identify and the extra checks, to a verdict. */
+function afterAuthenticate(
+  result: unknown,
+  route: Route,
+  req: IncomingMessage,
+  extraChecks: readonly AdmissionCheck[],
+  done: (verdict: Verdict) => void,
+): void {
   if (isPromiseLike(result)) {
     result.then(
       (principal) => settle(authenticated(route, req, principal, extraChecks), done),
-      (error) => done({ admitted: false, status: 401, reason: 'authentication failed', error }),
+      (error) => done(authenticationFailed(error)),
     );
   } else {
     settle(authenticated(route, req, result, extraChecks), done);
   }
+}
+
+function authenticationFailed(error: unknown): Verdict {
+  return { admitted: false, status: 401, reason: 'authentication failed', error };
 }
 
 /** Hands a verdict over at once when it is ready, or when the asynchronous checks are done. */
@@ -155,7 +199,7 @@ function ownIdentity(principal: unknown): Identity | undefined {
 }
 
 /** Ids are compared as strings everywhere (rooms, counts), so `7` and `'7'` are one user. */
-function normalizeIdentity(identity: Identity): Identity | undefined {
+export function normalizeIdentity(identity: Identity): Identity | undefined {
   const result: Identity = {};
   const { userId, tenantId } = identity as Record<string, unknown>;
   if (typeof userId === 'string' || typeof userId === 'number') result.userId = String(userId);

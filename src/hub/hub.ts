@@ -126,7 +126,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     if (this.closing) {
       throw new SwitchboardError('ERR_HUB_CLOSED', `Cannot add ${where}: this hub was closed with hub.close().`);
     }
-    const options = checkRouteOptions(where, spec.options);
+    const options = checkRouteOptions(where, spec.options, spec.authenticatesOnConnect);
     const route = new Route(spec, options, spec.owner ?? callSite());
     const result = this.table.add({ pattern: spec.pattern, host: options.host, protocol: options.protocol }, route);
     if (!result.added) throw conflictError(result.existing, route);

@@ -1,4 +1,12 @@
-export { type AdmissionCheck, admit, originAllowed, type Refusal, type Verdict } from './admission.js';
+export {
+  type AdmissionCheck,
+  admit,
+  admitOnConnect,
+  normalizeIdentity,
+  originAllowed,
+  type Refusal,
+  type Verdict,
+} from './admission.js';
 export { callSite } from './call-site.js';
 export { type ConnectionEvent, HUB_LISTENER, Hub, type HubEvents, type UpgradeListener } from './hub.js';
 export { Limiter, type LimitOptions } from './limits.js';
@@ -17,6 +25,7 @@ export type {
   RejectEvent,
   RouteInfo,
   RouteOptions,
+  SocketIOConnect,
   UpgradeContext,
   UpgradeHandler,
 } from './types.js';

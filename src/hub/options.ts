@@ -22,7 +22,16 @@ export interface ResolvedHubOptions {
 }
 
 const HUB_OPTION_NAMES = ['unmatched', 'handshakeTimeoutMs', 'logger', 'limits'];
-const ROUTE_OPTION_NAMES = ['origins', 'authenticate', 'maxConnections', 'host', 'protocol', 'identify', 'perUser'];
+const ROUTE_OPTION_NAMES = [
+  'origins',
+  'authenticate',
+  'authenticateOn',
+  'maxConnections',
+  'host',
+  'protocol',
+  'identify',
+  'perUser',
+];
 
 export function invalidOption(message: string): SwitchboardError {
   return new SwitchboardError('ERR_INVALID_OPTION', message);
@@ -58,11 +67,16 @@ export function resolveHubOptions(options: HubOptions | undefined, extraNames: r
   return { unmatched, handshakeTimeoutMs, logger, limits: checkLimits(given.limits) };
 }
 
-export function checkRouteOptions(where: string, options: RouteOptions | undefined): RouteOptions {
+export function checkRouteOptions(
+  where: string,
+  options: RouteOptions | undefined,
+  /** The route's library has a connect of its own to authenticate on (Socket.IO's CONNECT packet). */
+  canAuthenticateOnConnect = false,
+): RouteOptions {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null) throw invalidOption(`${where}: route options must be an object.`);
   checkNames(where, options, ROUTE_OPTION_NAMES);
-  const { origins, authenticate, maxConnections, identify, perUser } = options;
+  const { origins, authenticate, authenticateOn, maxConnections, identify, perUser } = options;
   if (
     origins !== undefined &&
     typeof origins !== 'function' &&
@@ -72,8 +86,27 @@ export function checkRouteOptions(where: string, options: RouteOptions | undefin
       `${where}: origins must be an array of origins ("https://app.example.com") or a function (origin) => boolean.`,
     );
   }
+  if (authenticateOn !== undefined && authenticateOn !== 'request' && authenticateOn !== 'connect') {
+    throw invalidOption(`${where}: authenticateOn must be "request" or "connect", not ${JSON.stringify(authenticateOn)}.`);
+  }
+  if (authenticateOn === 'connect') {
+    if (!canAuthenticateOnConnect) {
+      throw invalidOption(
+        `${where}: authenticateOn: "connect" is for Socket.IO routes, whose clients send credentials in the CONNECT packet; ` +
+          'this route authenticates on the HTTP request: leave authenticateOn out and read the credentials from req.',
+      );
+    }
+    if (typeof authenticate !== 'function') {
+      throw invalidOption(
+        `${where}: authenticateOn: "connect" needs authenticate, a function (req, { auth, namespace }) => principal | null, sync or async.`,
+      );
+    }
+  }
   if (authenticate !== undefined && typeof authenticate !== 'function') {
-    throw invalidOption(`${where}: authenticate must be a function (req) => principal | null, sync or async.`);
+    throw invalidOption(
+      `${where}: authenticate must be a function (req) => principal | null, sync or async` +
+        `${canAuthenticateOnConnect ? ' (with authenticateOn: "connect", (req, { auth, namespace }) => principal | null)' : ''}.`,
+    );
   }
   if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 0)) {
     throw invalidOption(`${where}: maxConnections must be a whole number >= 0, not ${String(maxConnections)}.`);

@@ -31,6 +31,8 @@ export interface RouteSpec {
   isContinuation?: (req: IncomingMessage, ctx: { readonly query: URLSearchParams }) => boolean;
   /** The library reports its connections itself through `hub.trackConnection` (one per session, not per socket). */
   tracksOwnConnections?: boolean;
+  /** The route runs `authenticate` on its library's connect when asked to (`authenticateOn: 'connect'`, Socket.IO). */
+  authenticatesOnConnect?: boolean;
   /**
    * The route calls `ctx.accept(connection)` as soon as its library switched protocols, and the
    * library writes its own refusals with `end()` (`ws` does both): the hub then watches `end()`

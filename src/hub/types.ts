@@ -11,8 +11,21 @@ export interface Identity {
 export interface RouteOptions<Principal = unknown> {
   /** Allowed `Origin` values, or a predicate. Refused → 403. A request without `Origin` (not a browser) passes a list. */
   origins?: readonly string[] | ((origin: string | undefined) => boolean);
-  /** Returns the principal, or `null` to refuse (401). May be async; a throw also refuses. */
-  authenticate?: (req: IncomingMessage) => Principal | null | undefined | Promise<Principal | null | undefined>;
+  /**
+   * Returns the principal, or `null` to refuse (401). May be async; a throw also refuses. `connect`
+   * is given on Socket.IO routes with `authenticateOn: 'connect'`, and only there.
+   */
+  authenticate?: (
+    req: IncomingMessage,
+    connect?: SocketIOConnect,
+  ) => Principal | null | undefined | Promise<Principal | null | undefined>;
+  /**
+   * Where `authenticate` finds the credentials. `'request'` (default): in the HTTP request (cookie,
+   * header, query), checked before any library sees it; on Socket.IO, once per session. `'connect'`
+   * (Socket.IO routes only): in the CONNECT packet (`io(url, { auth })`), checked on each namespace
+   * connect with `(req, { auth, namespace })`; a refusal is the client's `connect_error`, `err.data.code` 401.
+   */
+  authenticateOn?: 'request' | 'connect';
   /** Open connections on this route beyond which handshakes get 503. */
   maxConnections?: number;
   /** Only requests for this host (`example.com` or `*.example.com`). */
@@ -23,6 +36,14 @@ export interface RouteOptions<Principal = unknown> {
   identify?: (principal: Principal, req: IncomingMessage) => Identity | null | undefined;
   /** Per-user connection policy on this route. */
   perUser?: { max: number; onExceed?: 'reject' | 'replace-oldest' };
+}
+
+/** What a Socket.IO route with `authenticateOn: 'connect'` gives `authenticate` besides the request. */
+export interface SocketIOConnect {
+  /** The CONNECT packet's payload: the client's `auth` option, the server's `socket.handshake.auth`. */
+  readonly auth: Record<string, unknown>;
+  /** The namespace joined: `'/'`, `'/admin'`, or a dynamic namespace's own name. */
+  readonly namespace: string;
 }
 
 /** Something the hub can close at shutdown; a `ws` WebSocket fits. */

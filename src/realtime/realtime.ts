@@ -37,8 +37,8 @@ export class Realtime {
   readonly link: BrokerLink;
   /** This node's connections under a per-user policy, by cluster-wide id, with how to replace each. */
   private readonly local = new Map<string, () => void>();
-  /** Socket.IO sessions already counted, with their sockets and whether they were admitted. */
-  private readonly sessions = new WeakMap<object, { sockets: Set<Socket>; admitted: Promise<boolean> }>();
+  /** Socket.IO sessions already counted, per user, with their sockets and whether they were admitted. */
+  private readonly sessions = new WeakMap<object, Map<string, { sockets: Set<Socket>; admitted: Promise<boolean> }>>();
   private sequence = 0;
   private brokerUp = true;
 
@@ -229,16 +229,25 @@ export class Realtime {
     return admitted && !closed;
   }
 
-  /** The per-user policy on Socket.IO sessions: the namespace gate of Socket.IO routes. */
-  readonly gate: NamespaceGate = (socket, ctx, route, next) => {
-    const userId = ctx?.identity?.userId;
+  /**
+   * The per-user policy on Socket.IO sessions: the namespace gate of Socket.IO routes, run once a
+   * socket's identity is final. A session counts once per user, however many namespaces it joins.
+   */
+  readonly gate: NamespaceGate = (socket, identity, route, next) => {
+    const userId = identity?.userId;
     const policy = route.options.perUser;
     if (!policy || userId === undefined) {
       next();
       return;
     }
     const conn = socket.conn as unknown as EventEmitter & { close(): void };
-    let session = this.sessions.get(conn);
+    let users = this.sessions.get(conn);
+    if (!users) {
+      users = new Map();
+      this.sessions.set(conn, users);
+    }
+    const sessionUsers = users;
+    let session = sessionUsers.get(userId);
     if (!session) {
       const sockets = new Set<Socket>();
       const replaceSession = () => {
@@ -246,7 +255,9 @@ export class Realtime {
         for (const each of live) each.emit(REPLACED_EVENT, { reason: REPLACED_REASON });
         // Closing one socket with `true` closes the whole session and tells every namespace
         // "io server disconnect", after which Socket.IO clients do not reconnect by themselves.
-        if (live[0]) live[0].disconnect(true);
+        // A session that also carries another user (namespaces authenticated apart) loses only these.
+        if (sessionUsers.size > 1) for (const each of live) each.disconnect();
+        else if (live[0]) live[0].disconnect(true);
         else conn.close();
       };
       const admitted = this.register(
@@ -257,7 +268,7 @@ export class Realtime {
         replaceSession,
       );
       session = { sockets, admitted };
-      this.sessions.set(conn, session);
+      sessionUsers.set(userId, session);
     }
     const { sockets } = session;
     session.admitted.then(
