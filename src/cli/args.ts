@@ -1,12 +1,14 @@
 export type Command =
   | { command: 'doctor'; app: string; appArgs: string[]; json: boolean; timeoutMs: number }
   | { command: 'demo'; port: number }
-  | { command: 'help' };
+  | { command: 'help' }
+  | { command: 'version' };
 
 /** Parses the command line; an error names what was wrong, for the usage text to follow. */
 export function parseArgs(argv: string[]): Command | { error: string } {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') return { command: 'help' };
+  if (command === '--version' || command === '-v' || command === 'version') return { command: 'version' };
   if (command === 'doctor') return parseDoctor(rest);
   if (command === 'demo') return parseDemo(rest);
   return { error: `unknown command "${command}"` };

@@ -2,7 +2,9 @@
 /**
  * `switchboard doctor app.js [--json] [--timeout 10s] [-- app args]`
  * `switchboard demo [--port 3000]`
+ * `switchboard --version`
  */
+import { packageRoot } from '../package-root.js';
 import { parseArgs } from './args.js';
 import { doctor } from './doctor.js';
 
@@ -13,6 +15,8 @@ const USAGE = `Usage:
       2: the app could not be inspected.
   switchboard demo [--port 3000]
       Every kind of real-time service on one port, with a live dashboard.
+  switchboard --version
+      Prints the version of this Switchboard.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -24,6 +28,9 @@ async function main(argv: string[]): Promise<number> {
   switch (parsed.command) {
     case 'doctor':
       return doctor(parsed);
+    case 'version':
+      process.stdout.write(`${packageRoot().manifest.version}\n`);
+      return 0;
     case 'demo': {
       const { startDemo } = await import('../demo/start.js');
       await startDemo({ port: parsed.port, host: process.env.HOST, handleSignals: true });

@@ -15,7 +15,24 @@ export interface FeedEntry {
 
 export interface DashboardActions {
   notify(to: { userId?: string; tenantId?: string }, text: string): { ws: number };
-  whatsappInbound(tenantId: string, text: string): void;
+  /** Absent when the WhatsApp bridge is not running. */
+  whatsappInbound?(tenantId: string, text: string): void;
+}
+
+/** A service of the demo that is not running because its packages are not installed. */
+export interface SkippedService {
+  service: string;
+  paths: string[];
+  packages: string[];
+}
+
+export interface DashboardOptions {
+  /** The Socket.IO servers whose namespaces the dashboard lists. */
+  sockets: Server[];
+  actions: DashboardActions;
+  skipped: SkippedService[];
+  /** The command that adds the skipped services. */
+  install?: string;
 }
 
 const FILES: Record<string, string> = {
@@ -28,7 +45,9 @@ const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javas
 
 /**
  * The live dashboard: its page over plain HTTP, its state pushed over its own Socket.IO namespace
- * (`/dashboard`) twice a second when something changed, and the actions its buttons ask for.
+ * (`/dashboard`) twice a second when something changed, and the actions its buttons ask for. Where
+ * socket.io is not installed the page reads the same state from `/api/state` and posts its actions
+ * to `/api/notify`.
  */
 export class Dashboard {
   private readonly feed: FeedEntry[] = [];
@@ -39,7 +58,7 @@ export class Dashboard {
 
   constructor(
     private readonly hub: Switchboard,
-    private readonly sockets: Server[],
+    private readonly options: DashboardOptions,
   ) {
     const dir = publicDir();
     for (const file of new Set(Object.values(FILES))) this.files.set(file, readFileSync(path.join(dir, file)));
@@ -66,6 +85,19 @@ export class Dashboard {
       res.end(JSON.stringify(this.state(), null, 2));
       return true;
     }
+    if (pathname === '/api/notify' && req.method === 'POST') {
+      readJson(req).then(
+        (request) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(this.notify(request)));
+        },
+        () => {
+          res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end('Expected a JSON body: { "userId" or "tenantId", "text" }\n');
+        },
+      );
+      return true;
+    }
     const file = FILES[pathname];
     if (!file || req.method !== 'GET') return false;
     res.writeHead(200, { 'content-type': `${TYPES[path.extname(file)]}; charset=utf-8`, 'cache-control': 'no-cache' });
@@ -74,22 +106,15 @@ export class Dashboard {
   }
 
   /** Opens the `/dashboard` namespace of `io` and starts pushing state. */
-  attach(io: Server, actions: DashboardActions): void {
+  attach(io: Server): void {
     const nsp = io.of('/dashboard');
     nsp.on('connection', (socket) => {
       socket.emit('state', this.state());
-      socket.on('notify', (request: { userId?: string; tenantId?: string; text?: string }, reply?: (answer: unknown) => void) => {
-        const text = String(request?.text ?? '').slice(0, 200) || 'Hello!';
-        const to = request?.userId ? { userId: String(request.userId) } : { tenantId: String(request?.tenantId ?? 'public') };
-        const reached = actions.notify(to, text);
-        this.log(
-          'notification',
-          `"${text}" to ${to.userId ? `user ${to.userId}` : `tenant ${to.tenantId}`} (${reached.ws} ws connections)`,
-        );
-        reply?.(reached);
+      socket.on('notify', (request: NotifyRequest | undefined, reply?: (answer: unknown) => void) => {
+        reply?.(this.notify(request));
       });
       socket.on('whatsapp', (request: { tenantId?: string; text?: string }) => {
-        actions.whatsappInbound(
+        this.options.actions.whatsappInbound?.(
           String(request?.tenantId ?? 'acme'),
           String(request?.text ?? '').slice(0, 200) || 'Hi from WhatsApp',
         );
@@ -103,6 +128,17 @@ export class Dashboard {
       nsp.emit('state', state);
     }, 500);
     this.timer.unref();
+  }
+
+  private notify(request: NotifyRequest | undefined): { ws: number } {
+    const text = String(request?.text ?? '').slice(0, 200) || 'Hello!';
+    const to = request?.userId ? { userId: String(request.userId) } : { tenantId: String(request?.tenantId ?? 'public') };
+    const reached = this.options.actions.notify(to, text);
+    this.log(
+      'notification',
+      `"${text}" to ${to.userId ? `user ${to.userId}` : `tenant ${to.tenantId}`} (${reached.ws} ws connections)`,
+    );
+    return reached;
   }
 
   log(kind: FeedEntry['kind'], text: string): void {
@@ -119,14 +155,46 @@ export class Dashboard {
       at: new Date().toISOString(),
       routes: this.hub.routes(),
       stats: this.hub.stats(),
-      namespaces: this.sockets.flatMap((io) =>
+      namespaces: this.options.sockets.flatMap((io) =>
         namespacesOf(io)
           .filter((nsp) => nsp.name !== '/dashboard')
           .map((nsp) => ({ server: io.path(), name: nsp.name, sockets: nsp.sockets.size })),
       ),
       tenants: Object.fromEntries([...this.tenants].sort(([a], [b]) => a.localeCompare(b))),
       doctor: { routes: this.hub.routes(), findings: findings(), adopted: this.hub.adoptedListeners() },
+      skipped: this.options.skipped,
+      missing: [...new Set(this.options.skipped.flatMap((skipped) => skipped.packages))],
+      install: this.options.install,
       feed: this.feed,
     };
   }
+}
+
+interface NotifyRequest {
+  userId?: string;
+  tenantId?: string;
+  text?: string;
+}
+
+/** A small JSON request body; anything over 4 KiB or not JSON is refused. */
+function readJson(req: IncomingMessage): Promise<NotifyRequest | undefined> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+      if (body.length > 4096) {
+        reject(new Error('body too large'));
+        req.destroy();
+      }
+    });
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(body || '{}'));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    req.on('error', reject);
+  });
 }

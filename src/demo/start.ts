@@ -1,7 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { switchboard } from '../switchboard.js';
-import { Dashboard } from './dashboard.js';
+import { Dashboard, type SkippedService } from './dashboard.js';
+import { ifMissing } from './if-missing.js';
+import { installHint } from './install-hint.js';
 import { mountChat } from './services/chat.js';
 import { mountGraphQL } from './services/graphql.js';
 import { mountNotifications } from './services/notifications.js';
@@ -27,7 +29,8 @@ export interface RunningDemo {
 
 /**
  * Every kind of real-time service from the failure reports, on one HTTP server and one port, with
- * in-memory defaults and a live dashboard at `/`.
+ * in-memory defaults and a live dashboard at `/`. Only `ws` is required: a service whose packages
+ * are not installed is skipped, and the terminal and the dashboard say which and how to add it.
  */
 export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo> {
   const log = options.log === false ? () => {} : (options.log ?? ((line: string) => console.log(line)));
@@ -40,19 +43,38 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   const hub = switchboard(server);
   let baseUrl = '';
 
+  const socketIO = await import('socket.io').catch(ifMissing);
   const chat = mountChat(hub);
   const notifications = mountNotifications(hub);
-  const shop = mountShop(hub);
-  const whatsapp = mountWhatsApp(hub, () => baseUrl);
+  const shop = socketIO && mountShop(hub);
+  const whatsapp = socketIO && mountWhatsApp(hub, socketIO.Server, () => baseUrl);
   const graphql = await mountGraphQL(hub, chat.messages);
-  dashboard = new Dashboard(hub, [shop, whatsapp.bridge]);
-  const board = dashboard;
-  board.attach(shop, {
-    notify: (to, text) => notifications.notify(to, text),
-    whatsappInbound: (tenantId, text) => whatsapp.sendInbound({ tenantId, text }),
+
+  const skipped: SkippedService[] = [];
+  if (!socketIO) {
+    skipped.push({
+      service: 'the Socket.IO storefront and the WhatsApp bridge',
+      paths: ['/socket.io/', '/whatsapp/socket.io/'],
+      packages: ['socket.io'],
+    });
+  }
+  if (!graphql) skipped.push({ service: 'GraphQL subscriptions', paths: ['/graphql'], packages: ['graphql', 'graphql-ws'] });
+  const install = skipped.length ? installHint(skipped.flatMap((each) => each.packages)) : undefined;
+
+  dashboard = new Dashboard(hub, {
+    sockets: shop && whatsapp ? [shop, whatsapp.bridge] : [],
+    actions: {
+      notify: (to, text) => notifications.notify(to, text),
+      ...(whatsapp && { whatsappInbound: (tenantId: string, text: string) => whatsapp.sendInbound({ tenantId, text }) }),
+    },
+    skipped,
+    ...(install && { install }),
   });
+  const board = dashboard;
+  if (shop) board.attach(shop);
   chat.messages.on('message', (message) => board.log('chat', `${message.from}: ${message.text}`));
-  if (!graphql) board.log('info', 'GraphQL endpoint skipped: npm install graphql graphql-ws to enable it');
+  for (const each of skipped) board.log('info', `Skipped ${each.service} (${each.packages.join(', ')} not installed)`);
+  if (install) board.log('info', `To add them: ${install}`);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -60,17 +82,20 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   });
   const { port } = server.address() as AddressInfo;
   baseUrl = `ws://127.0.0.1:${port}`;
-  whatsapp.start();
+  whatsapp?.start();
   const url = `http://${options.host && options.host !== '0.0.0.0' ? options.host : 'localhost'}:${port}`;
 
   log(`Switchboard demo on ${url}  (dashboard at /)`);
   for (const route of hub.routes())
     log(`  ${route.kind.padEnd(9)} ${route.pattern}${route.protocol ? `  (protocol ${route.protocol})` : ''}`);
+  for (const each of skipped)
+    log(`  skipped   ${each.paths.join(', ')}  (${each.service}: ${each.packages.join(', ')} not installed)`);
+  if (install) log(`  To add them: ${install}`);
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      whatsapp.stop();
+      whatsapp?.stop();
       board.stop();
       await hub.close({ reason: 'demo shutting down' });
       server.closeAllConnections();

@@ -1,5 +1,7 @@
 // The dashboard page: live state over the /dashboard Socket.IO namespace, and test clients the
 // visitor opens from here to every service of the demo. Plain browser JavaScript, no build step.
+// Where the demo runs without socket.io, the state is read from /api/state and the services that
+// need a package it lacks are shown as skipped, with the command that adds them.
 /* global io */
 
 const $ = (id) => document.getElementById(id);
@@ -106,49 +108,51 @@ function graphqlSubscription() {
 }
 
 const services = [
-  { id: 'chat', name: 'Chat', path: '/chat', kind: 'ws', client: plainWebSocket('/chat') },
+  { id: 'chat', name: 'Chat', path: '/chat', needs: [], client: plainWebSocket('/chat') },
   {
     id: 'notifications',
     name: 'Notifications',
     path: '/notifications/ws',
-    kind: 'ws',
+    needs: [],
     client: plainWebSocket('/notifications/ws'),
   },
-  { id: 'shop', name: 'Storefront', path: '/socket.io  namespace /', kind: 'socket.io', client: socketIO('/') },
-  { id: 'admin', name: 'Admin', path: '/socket.io  namespace /admin', kind: 'socket.io', client: socketIO('/admin') },
-  { id: 'seller', name: 'Seller', path: '/socket.io  namespace /seller', kind: 'socket.io', client: socketIO('/seller') },
+  { id: 'shop', name: 'Storefront', path: '/socket.io  namespace /', needs: ['socket.io'], client: socketIO('/') },
+  { id: 'admin', name: 'Admin', path: '/socket.io  namespace /admin', needs: ['socket.io'], client: socketIO('/admin') },
+  { id: 'seller', name: 'Seller', path: '/socket.io  namespace /seller', needs: ['socket.io'], client: socketIO('/seller') },
   {
     id: 'whatsapp',
     name: 'WhatsApp bridge',
     path: '/whatsapp/socket.io',
-    kind: 'socket.io',
+    needs: ['socket.io'],
     client: socketIO('/', { path: '/whatsapp/socket.io' }),
   },
   {
     id: 'graphql',
     name: 'GraphQL subscription',
     path: '/graphql  graphql-transport-ws',
-    kind: 'graphql-ws',
+    needs: ['graphql', 'graphql-ws'],
     client: graphqlSubscription(),
   },
 ];
 
 const open = new Map();
 
-function renderServices() {
+/** The services with their buttons; those needing a package in `missing` are shown as skipped. */
+function renderServices(missing) {
   const list = $('services');
   for (const service of services) {
-    const dot = el('span', { class: 'dot', 'data-status': service.id });
-    const button = el('button', { class: 'secondary', type: 'button', 'data-action': `toggle-${service.id}` }, 'Connect');
+    const lacking = service.needs.filter((name) => missing.includes(name));
+    const dot = el('span', { class: lacking.length ? 'dot skipped' : 'dot', 'data-status': service.id });
+    const button = el(
+      'button',
+      { class: 'secondary', type: 'button', 'data-action': `toggle-${service.id}`, disabled: lacking.length > 0 },
+      lacking.length ? 'Skipped' : 'Connect',
+    );
     button.addEventListener('click', () => toggle(service, dot, button));
+    const path = el('span', { class: 'path mono' }, service.path);
+    const detail = lacking.length ? el('span', { class: 'path' }, `needs ${lacking.join(', ')}`) : path;
     list.append(
-      el(
-        'li',
-        {},
-        dot,
-        el('div', {}, el('span', { class: 'name' }, service.name), el('span', { class: 'path mono' }, service.path)),
-        button,
-      ),
+      el('li', { 'data-service': service.id }, dot, el('div', {}, el('span', { class: 'name' }, service.name), detail), button),
     );
   }
   const all = el('button', { type: 'button', 'data-action': 'connect-all' }, 'Connect all');
@@ -206,31 +210,96 @@ $('chat-form').addEventListener('submit', (event) => {
 
 // ---- the dashboard's own connection --------------------------------------------------------
 
-const board = io('/dashboard', { query: { user: 'dashboard', tenant: 'operations' } });
-board.on('connect', () => {
-  $('live-dot').className = 'dot open';
-  $('live-text').textContent = 'live';
-});
-board.on('disconnect', () => {
-  $('live-dot').className = 'dot connecting';
-  $('live-text').textContent = 'reconnecting…';
-});
-board.on('state', render);
+function live(text, state) {
+  $('live-dot').className = `dot ${state}`;
+  $('live-text').textContent = text;
+}
 
-$('notify-form').addEventListener('submit', (event) => {
-  event.preventDefault();
-  const target = $('notify-target').value.trim();
-  const request = { text: $('notify-text').value, [$('notify-kind').value === 'user' ? 'userId' : 'tenantId']: target };
-  board.emit('notify', request, (reached) => {
-    $('notify-result').textContent =
-      `Sent through hub.toUser / toTenant: ${reached.ws} ws connection(s), and every Socket.IO socket in the room.`;
+/** Over the /dashboard namespace: state pushed as it changes, actions as events. */
+function socketBoard() {
+  const board = io('/dashboard', { query: { user: 'dashboard', tenant: 'operations' } });
+  board.on('connect', () => live('live', 'open'));
+  board.on('disconnect', () => live('reconnecting…', 'connecting'));
+  board.on('state', render);
+  return {
+    notify: (request) => board.emitWithAck('notify', request),
+    whatsapp: (request) => board.emit('whatsapp', request),
+  };
+}
+
+/** Without socket.io: the same state read from /api/state once a second, actions posted. */
+function pollingBoard() {
+  const poll = async () => {
+    try {
+      render(await (await fetch('/api/state')).json());
+      live('live (polling)', 'open');
+    } catch {
+      live('reconnecting…', 'connecting');
+    }
+  };
+  setInterval(poll, 1_000);
+  return {
+    notify: async (request) =>
+      (
+        await fetch('/api/notify', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(request),
+        })
+      ).json(),
+    whatsapp() {},
+  };
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = el('script', { src });
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`cannot load ${src}`));
+    document.head.append(script);
   });
-});
+}
 
-$('whatsapp-form').addEventListener('submit', (event) => {
-  event.preventDefault();
-  board.emit('whatsapp', { tenantId: $('whatsapp-tenant').value.trim() || 'acme', text: 'Hello from a customer on WhatsApp' });
-});
+function renderSkipped(state) {
+  const notice = $('skipped');
+  if (!state.skipped.length) return;
+  notice.hidden = false;
+  notice.replaceChildren(
+    el('strong', {}, 'Skipped: '),
+    state.skipped.map((each) => `${each.service} (${each.packages.join(', ')} not installed)`).join('; '),
+    el('br'),
+    'To add them: ',
+    el('code', {}, state.install),
+  );
+  if (state.missing.includes('socket.io')) $('whatsapp-form').hidden = true;
+}
+
+async function start() {
+  const state = await (await fetch('/api/state')).json();
+  renderServices(state.missing);
+  renderSkipped(state);
+  render(state);
+  let board;
+  if (state.missing.includes('socket.io')) board = pollingBoard();
+  else {
+    await loadScript('/socket.io/socket.io.js');
+    board = socketBoard();
+  }
+
+  $('notify-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const target = $('notify-target').value.trim();
+    const request = { text: $('notify-text').value, [$('notify-kind').value === 'user' ? 'userId' : 'tenantId']: target };
+    const reached = await board.notify(request);
+    const sockets = state.missing.includes('socket.io') ? '' : ', and every Socket.IO socket in the room';
+    $('notify-result').textContent = `Sent through hub.toUser / toTenant: ${reached.ws} ws connection(s)${sockets}.`;
+  });
+
+  $('whatsapp-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    board.whatsapp({ tenantId: $('whatsapp-tenant').value.trim() || 'acme', text: 'Hello from a customer on WhatsApp' });
+  });
+}
 
 const previous = new Map();
 
@@ -300,4 +369,4 @@ function render(state) {
   );
 }
 
-renderServices();
+start();

@@ -1,24 +1,21 @@
 import type { EventEmitter } from 'node:events';
 import { on } from 'node:events';
 import type { Switchboard } from '../../switchboard.js';
+import { ifMissing } from '../if-missing.js';
 import type { ChatMessage } from './chat.js';
 
 /**
  * GraphQL subscriptions with `graphql-ws` on `/graphql`: a real third-party library on a noServer
  * `ws` server, routed by path and by its sub-protocol (`graphql-transport-ws`). `chat` streams the
- * chat service's messages; `ticks` counts seconds. Skipped, with a notice, when `graphql` and
- * `graphql-ws` are not installed.
+ * chat service's messages; `ticks` counts seconds. Returns false, mounting nothing, when `graphql`
+ * or `graphql-ws` is not installed.
  */
 export async function mountGraphQL(hub: Switchboard, chat: EventEmitter<{ message: [ChatMessage] }>): Promise<boolean> {
-  let graphql: typeof import('graphql');
+  const graphql = await import('graphql').catch(ifMissing);
+  const graphqlWs = await import('graphql-ws/use/ws').catch(ifMissing);
+  if (!graphql || !graphqlWs) return false;
   // graphql-ws names it useServer; renamed so that it is not taken for a React hook.
-  let serveGraphQL: typeof import('graphql-ws/use/ws').useServer;
-  try {
-    graphql = await import('graphql');
-    ({ useServer: serveGraphQL } = await import('graphql-ws/use/ws'));
-  } catch {
-    return false;
-  }
+  const serveGraphQL = graphqlWs.useServer;
   const { GraphQLInt, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, GraphQLString } = graphql;
   const ChatMessageType = new GraphQLObjectType({
     name: 'ChatMessage',

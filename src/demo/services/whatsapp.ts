@@ -1,4 +1,4 @@
-import { Server } from 'socket.io';
+import type { Server } from 'socket.io';
 import { WebSocket } from 'ws';
 import { tenantRoom } from '../../realtime/index.js';
 import type { Switchboard } from '../../switchboard.js';
@@ -18,10 +18,11 @@ const SAMPLE_TEXTS = ['Is my order on its way?', 'Do you ship to Lisbon?', 'Than
  * A messaging-provider bridge: a second, independent Socket.IO server on `/whatsapp/socket.io`,
  * fed by a `ws` client connected upstream to the provider, relaying each inbound message into the
  * tenant's room. The provider itself is simulated by a `ws` route on the same hub
- * (`/simulated-provider`), which sends a message now and then and on demand.
+ * (`/simulated-provider`), which sends a message now and then and on demand. `SocketIOServer` is
+ * socket.io's `Server`, loaded by the demo only where socket.io is installed.
  */
-export function mountWhatsApp(hub: Switchboard, baseUrl: () => string) {
-  const bridge = hub.socketio(new Server({ path: '/whatsapp/socket.io' }), { authenticate: demoAuthenticate });
+export function mountWhatsApp(hub: Switchboard, SocketIOServer: typeof Server, baseUrl: () => string) {
+  const bridge = hub.socketio(new SocketIOServer({ path: '/whatsapp/socket.io' }), { authenticate: demoAuthenticate });
   bridge.on('connection', (socket) => socket.emit('welcome', { tenant: socket.data.tenantId }));
 
   const provider = hub.ws(
