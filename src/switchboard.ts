@@ -141,6 +141,20 @@ export class Switchboard extends Hub {
       }
       return this.shared.io;
     }
+    const existing = this.mountedSocketIO(options?.path ?? DEFAULT_SOCKET_IO_PATH);
+    if (existing) {
+      // The app mounted its own server on this path (hub.socketio(new Server(...))): that is the shared one.
+      const onlyPath = options === undefined || Object.keys(options).every((name) => name === 'path');
+      if (!onlyPath || routeOptions !== undefined) {
+        throw new SwitchboardError(
+          'ERR_INVALID_OPTION',
+          `hub.io(${describe(options)}): the Socket.IO server on ${existing.path()} was already mounted with hub.socketio(io), with its own options, ` +
+            'and hub.io() returns it. Call hub.io() without options (or with only its path), or give the options where that server is created.',
+        );
+      }
+      this.shared = { io: existing, options: { ...options }, routeOptions: undefined };
+      return existing;
+    }
     const { Server: SocketIO } = optionalRequire<typeof import('socket.io')>('socket.io', 'hub.io()');
     // Socket.IO adds its defaults to the object it is given; later calls are compared with what the user asked.
     const asked = { ...options };
@@ -148,6 +162,13 @@ export class Switchboard extends Hub {
     this.socketio(io, routeOptions);
     this.shared = { io, options: asked, routeOptions };
     return io;
+  }
+
+  /** The Socket.IO server this hub serves on `path`, if one is mounted (closed ones are forgotten). */
+  private mountedSocketIO(path: string): SocketIOServer | undefined {
+    const wanted = path.replace(/\/+$/, '');
+    for (const io of this.realtime.ioServers) if (io.path().replace(/\/+$/, '') === wanted) return io;
+    return undefined;
   }
 
   /** Every connection of this user, in every namespace (or `{ namespace }` only). */
@@ -185,6 +206,9 @@ export function switchboard(server: Server, options?: SwitchboardOptions): Switc
 export function guardHub(server: Server): Switchboard {
   return hubFor(server, (target) => new Switchboard(target, undefined, 'guard'));
 }
+
+/** Socket.IO's own default path, which `hub.io()` takes unless told otherwise. */
+const DEFAULT_SOCKET_IO_PATH = '/socket.io';
 
 function checkSameOptions(hub: Hub, options: SwitchboardOptions): void {
   for (const name of ['unmatched', 'handshakeTimeoutMs'] as const) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { attempt, nextMessage, open, startApp } from './helpers.js';
+import { attempt, eventually, nextMessage, open, startApp } from './helpers.js';
 import { connectIo, nextEvent } from './io-helpers.js';
 
 const legacy = (name: string) => fileURLToPath(new URL(`./fixtures/legacy/${name}`, import.meta.url));
@@ -142,16 +142,32 @@ describe('conflicts the guard cannot merge', () => {
     await check(app.port, { ws: '/chat', expect: 'first' });
   });
 
-  it('two raw listeners taking every path: warned with both call sites', async (t) => {
+  it('two raw listeners, the first taking every path: warned with both call sites once it shows', async (t) => {
     const app = await startApp(legacy('two-raw-listeners.cjs'), { nodeArgs: GUARD_FLAGS.cjs });
     t.after(app.stop);
     assert.ok(app.port, app.output());
-    assert.match(
-      app.output(),
-      /switchboard: conflict: two 'upgrade' listeners .*two-raw-listeners\.cjs:8:\d+.*two-raw-listeners\.cjs:9:\d+/,
-    );
     await check(app.port, { ws: '/anything', expect: 'one' });
+    assert.doesNotMatch(app.output(), /conflict/, 'one handshake shows nothing yet');
     await check(app.port, { ws: '/other', expect: 'one' });
+    await eventually(() =>
+      /switchboard: conflict: two 'upgrade' listeners .*two-raw-listeners\.cjs:8:\d+.*two-raw-listeners\.cjs:9:\d+/.test(
+        app.output(),
+      ),
+    );
+  });
+
+  it('two raw listeners that each check their own path (as engine.io does): no warning, even under SWITCHBOARD_STRICT=1', async (t) => {
+    const app = await startApp(legacy('two-raw-listeners-own-paths.cjs'), {
+      nodeArgs: GUARD_FLAGS.cjs,
+      env: { SWITCHBOARD_STRICT: '1' },
+    });
+    t.after(app.stop);
+    assert.ok(app.port, app.output());
+    await check(app.port, { ws: '/one', expect: 'one' });
+    await check(app.port, { ws: '/two', expect: 'two' });
+    await check(app.port, { ws: '/three', expect: 'two' });
+    await check(app.port, { ws: '/one', expect: 'one' });
+    assert.doesNotMatch(app.output(), /switchboard: (conflict|warning)/);
   });
 
   it('SWITCHBOARD_STRICT=1 makes a conflict a start-up error with the same text', async () => {

@@ -1,4 +1,5 @@
 import { listeningServers } from './patch-server.js';
+import { probeAdoptedListeners } from './probe-listeners.js';
 import { guardReport } from './report.js';
 
 /** How long the app may keep adding routes after its first server listens. */
@@ -16,7 +17,8 @@ export function reportToDoctorWhenListening(): void {
     if (!listening || timer) return;
     timer = setTimeout(() => {
       clearInterval(poll);
-      process.send?.({ switchboardDoctor: guardReport() });
+      // Raw listeners show whether one takes every path only when handshakes come: send two.
+      void probeAdoptedListeners(listeningServers).then(() => process.send?.({ switchboardDoctor: guardReport() }));
     }, SETTLE_MS);
   }, 50);
   poll.unref();

@@ -49,21 +49,39 @@ export function patchServers(): void {
   }
 }
 
+/**
+ * A conflict seen while handshakes are served: printed once, and under SWITCHBOARD_STRICT=1 the
+ * same error a start-up conflict is, thrown outside the handshake that revealed it.
+ */
+function reportAtRunTime(finding: Parameters<typeof report>[0]): void {
+  try {
+    report(finding);
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
+  }
+}
+
+/** Hubs whose 'shadowed' findings the guard reports. */
+const watched = new WeakSet<object>();
+
 function adopt(server: http.Server, listener: UpgradeListener, once: boolean): void {
   const hub = guardHub(server);
-  const owner = callSite();
-  const before = hub.adoptedListeners();
-  hub.adopt(listener, owner, once);
-  const first = before[0];
-  if (first) {
-    report({
+  hub.adopt(listener, callSite(), once);
+  if (watched.has(hub)) return;
+  watched.add(hub);
+  // Reported when it happens, not when the second listener is added: most pairs never conflict.
+  hub.on('shadowed', ({ owner, shadowed, paths }) => {
+    const second = shadowed[0];
+    reportAtRunTime({
       severity: 'conflict',
       summary: "two raw 'upgrade' listeners",
       message:
-        `two 'upgrade' listeners of their own on one server: at ${first.owner ?? 'an unknown place'} and at ${owner ?? 'an unknown place'}. ` +
-        'Both are offered every handshake no route takes; the first that answers keeps it, so if the first takes every path ' +
-        'the second never gets one. Mount them as routes with their paths (hub.handle(path, …)) instead.',
-      parties: [first.owner ?? 'unknown', owner ?? 'unknown'],
+        `two 'upgrade' listeners of their own on one server: at ${owner ?? 'an unknown place'} and at ${second ?? 'an unknown place'}. ` +
+        `The first answers every path (${paths.map((path) => JSON.stringify(path)).join(' and ')} so far), so the second never gets a handshake. ` +
+        'Mount them as routes with their paths (hub.handle(path, …)) instead.',
+      parties: [owner ?? 'unknown', ...shadowed.map((party) => party ?? 'unknown')],
     });
-  }
+  });
 }

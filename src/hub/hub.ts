@@ -15,6 +15,7 @@ import { forgetHub } from './registry.js';
 import { writeRejection } from './reject.js';
 import { isBadTarget, parseRequestTarget, type RequestTarget } from './request-target.js';
 import { type ConnectionHandle, Route, type RouteSpec } from './route.js';
+import { type ShadowedEvent, ShadowWatch } from './shadowing.js';
 import type { Closable, CloseOptions, HubStats, RejectEvent, RouteInfo, UpgradeContext } from './types.js';
 
 /** Emitted with every accepted connection; the realtime layer keeps its books from these. */
@@ -33,6 +34,8 @@ export interface HubEvents {
   connection: [ConnectionEvent];
   disconnect: [ConnectionEvent];
   close: [];
+  /** An adopted 'upgrade' listener answers every path, so the ones adopted after it never get a handshake. */
+  shadowed: [ShadowedEvent];
 }
 
 /**
@@ -49,6 +52,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   private readonly mounted: Route[] = [];
   /** Foreign 'upgrade' listeners given the handshakes no route takes, in order; see `adopt`. */
   private readonly adopted: AdoptedListener[] = [];
+  private readonly shadowWatch = new ShadowWatch<AdoptedListener>();
   /** Checks run after a route's own (the per-user policy); see `addAdmissionCheck`. */
   readonly admissionChecks: AdmissionCheck[] = [];
   private readonly counters = { upgrades: 0, accepted: 0, aborted: 0, errors: 0, open: 0 };
@@ -397,13 +401,18 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
     // A copy: a listener adopted with once() leaves the list when it is called.
-    const offer = new ListenerOffer(socket, [...this.adopted], {
+    const listeners = [...this.adopted];
+    const offer = new ListenerOffer(socket, listeners, {
       call: ({ listener }) => listener.call(this.server, req, socket, head),
       error: (error, { owner }) => this.reportError(error, { during: 'adopted upgrade listener', owner, path }),
       verdict: (verdict) => {
         if (verdict === 'pending') return;
         settled = true;
         clearTimeout(timer);
+        if (verdict === 'answered' && this.adopted.length > 1) {
+          const shadowed = this.shadowWatch.answered(listeners, offer.offered - 1, path, this.adopted);
+          if (shadowed) this.emit('shadowed', shadowed);
+        }
         if (verdict === 'declined') this.answerUnmatched(req, socket, head, path, NOT_TAKEN);
         else if (verdict === 'failed') this.reject(socket, 500, 'upgrade listener failed', path);
       },

@@ -17,6 +17,7 @@ export { writeRejection } from './reject.js';
 export { parseRequestTarget, type RequestTarget } from './request-target.js';
 export type { ConnectionHandle, RequestHandler } from './route.js';
 export { Route, type RouteSpec } from './route.js';
+export type { ShadowedEvent } from './shadowing.js';
 export type {
   Closable,
   CloseOptions,

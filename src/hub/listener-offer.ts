@@ -65,6 +65,8 @@ export class ListenerOffer<L> {
   private stopped = false;
   private restoreSocket: (() => void) | undefined;
   private readonly onClose = () => this.onUse('answer');
+  /** How many listeners were called: the last of them is the one that answered, on an `'answered'` verdict. */
+  offered = 0;
 
   constructor(
     private readonly socket: Duplex,
@@ -101,6 +103,7 @@ export class ListenerOffer<L> {
     while (index < this.listeners.length) {
       if (this.isAnswered || this.taken) break;
       const listener = this.listeners[index++] as L;
+      this.offered = index;
       let outcome: { result: unknown; startedAsyncWork: boolean };
       try {
         outcome = callNotingAsyncWork(() => this.hooks.call(listener));
