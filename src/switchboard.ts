@@ -34,7 +34,13 @@ export class Switchboard extends Hub {
   /** Users, tenants, rooms and the per-user policy, on one node or many. */
   readonly realtime: Realtime;
   private shared:
-    | { io: SocketIOServer; options: Partial<SocketIOServerOptions>; routeOptions: RouteOptions | undefined }
+    | {
+        io: SocketIOServer;
+        options: Partial<SocketIOServerOptions>;
+        routeOptions: RouteOptions | undefined;
+        /** Mounted by the app with hub.socketio(), not created by hub.io(): its options are its own. */
+        appMounted?: boolean;
+      }
     | undefined;
 
   constructor(server: Server, options: SwitchboardOptions = {}, madeBy: 'app' | 'guard' = 'app') {
@@ -128,6 +134,21 @@ export class Switchboard extends Hub {
    * Options given on a later call must equal the first ones.
    */
   io(options?: Partial<SocketIOServerOptions>, routeOptions?: RouteOptions): SocketIOServer {
+    const mounted = this.shared?.appMounted ? this.shared.io : this.mountedSocketIO(options?.path ?? DEFAULT_SOCKET_IO_PATH);
+    if (mounted && (!this.shared || this.shared.appMounted)) {
+      // The app mounted its own server on this path (hub.socketio(new Server(...))): that is the shared one.
+      const onlyPath =
+        options === undefined || Object.keys(options).every((name) => name === 'path' && options.path === mounted.path());
+      if (!onlyPath || routeOptions !== undefined) {
+        throw new SwitchboardError(
+          'ERR_INVALID_OPTION',
+          `hub.io(${describe(options)}): the Socket.IO server on ${mounted.path()} was already mounted with hub.socketio(io), with its own options, ` +
+            'and hub.io() returns it. Call hub.io() without options (or with only its path), or give the options where that server is created.',
+        );
+      }
+      this.shared = { io: mounted, options: {}, routeOptions: undefined, appMounted: true };
+      return mounted;
+    }
     if (this.shared) {
       const sameOptions = options === undefined || isDeepStrictEqual(options, this.shared.options);
       const sameRoute = routeOptions === undefined || isDeepStrictEqual(routeOptions, this.shared.routeOptions);
@@ -140,20 +161,6 @@ export class Switchboard extends Hub {
         );
       }
       return this.shared.io;
-    }
-    const existing = this.mountedSocketIO(options?.path ?? DEFAULT_SOCKET_IO_PATH);
-    if (existing) {
-      // The app mounted its own server on this path (hub.socketio(new Server(...))): that is the shared one.
-      const onlyPath = options === undefined || Object.keys(options).every((name) => name === 'path');
-      if (!onlyPath || routeOptions !== undefined) {
-        throw new SwitchboardError(
-          'ERR_INVALID_OPTION',
-          `hub.io(${describe(options)}): the Socket.IO server on ${existing.path()} was already mounted with hub.socketio(io), with its own options, ` +
-            'and hub.io() returns it. Call hub.io() without options (or with only its path), or give the options where that server is created.',
-        );
-      }
-      this.shared = { io: existing, options: { ...options }, routeOptions: undefined };
-      return existing;
     }
     const { Server: SocketIO } = optionalRequire<typeof import('socket.io')>('socket.io', 'hub.io()');
     // Socket.IO adds its defaults to the object it is given; later calls are compared with what the user asked.

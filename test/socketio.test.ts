@@ -311,3 +311,32 @@ function findRoute(hub: ReturnType<typeof switchboard>, pattern: string) {
   assert.ok(route, `route ${pattern}`);
   return route as never;
 }
+
+describe('the shared Socket.IO server and the one the app mounted', () => {
+  it('hub.io() returns the server the app mounted on its path, and refuses options it cannot apply', async (t) => {
+    const server = http.createServer();
+    const hub = switchboard(server);
+    const own = hub.socketio(new Server({ path: '/socket.io' }));
+    assert.equal(hub.io(), own);
+    assert.equal(hub.io({ path: '/socket.io' }), own);
+    assert.throws(() => hub.io({ pingInterval: 1_000 }), {
+      code: 'ERR_INVALID_OPTION',
+      message: /already mounted with hub\.socketio/,
+    });
+    own.on('connection', (socket) => socket.emit('hello', 'own'));
+    const { port } = await listen(server);
+    t.after(() => closeServer(server));
+    const client = await connectIo(base(port), { transports: ['websocket'] });
+    t.after(() => client.close());
+    assert.equal(await nextEvent<string>(client, 'hello'), 'own');
+  });
+
+  it('io.httpServer.address() answers as the real server does after hub.socketio(io)', async (t) => {
+    const server = http.createServer();
+    const io = switchboard(server).socketio(new Server({ path: '/socket.io' }));
+    const { port } = await listen(server);
+    t.after(() => closeServer(server));
+    assert.equal((io.httpServer.address() as AddressInfo).port, port);
+    assert.deepEqual(io.httpServer.address(), server.address());
+  });
+});
