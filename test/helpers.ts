@@ -1,9 +1,11 @@
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { type ClientOptions, WebSocket } from 'ws';
+import { SwitchboardError } from '../src/errors.js';
 import { existingHub } from '../src/hub/index.js';
 
 /** Listens on 127.0.0.1 with a free port; returns the base ws:// URL and a closer. */
@@ -200,4 +202,15 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await delay(10);
   }
+}
+
+/** The SwitchboardError that `run` throws; fails the test if it throws nothing or something else. */
+export function failure(run: () => unknown): SwitchboardError {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(error instanceof SwitchboardError, `expected a SwitchboardError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected a throw');
 }

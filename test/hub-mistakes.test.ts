@@ -4,17 +4,8 @@ import http from 'node:http';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
-import { SwitchboardError, switchboard } from '../src/index.js';
-
-function failure(run: () => unknown): SwitchboardError {
-  try {
-    run();
-  } catch (error) {
-    assert.ok(error instanceof SwitchboardError, `expected a SwitchboardError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a throw');
-}
+import { switchboard } from '../src/index.js';
+import { failure } from './helpers.js';
 
 describe('mistakes are found at start-up', () => {
   it('names both call sites when a pattern is registered twice', () => {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Server, type Socket as ServerSocket } from 'socket.io';
-import { PER_USER_LIMIT_CODE, REPLACED_EVENT, type SocketIOConnect, SwitchboardError, switchboard } from '../src/index.js';
-import { closeServer, delay, eventually, listen } from './helpers.js';
+import { PER_USER_LIMIT_CODE, REPLACED_EVENT, type SocketIOConnect, switchboard } from '../src/index.js';
+import { closeServer, delay, eventually, failure, listen } from './helpers.js';
 import { type ClientSocket, connectIo, nextEvent } from './io-helpers.js';
 
 const base = (port: number) => `http://127.0.0.1:${port}`;
@@ -326,16 +326,6 @@ describe('identity from identify, and what the app changes', () => {
 });
 
 describe('authentication options that cannot work are refused at start-up', () => {
-  const failure = (run: () => unknown): SwitchboardError => {
-    try {
-      run();
-    } catch (error) {
-      assert.ok(error instanceof SwitchboardError, `expected a SwitchboardError, got ${String(error)}`);
-      return error;
-    }
-    assert.fail('expected a throw');
-  };
-
   it('explains each mistake', () => {
     const hub = switchboard(http.createServer());
     const authenticate = () => ({ userId: 'ann' });
