@@ -9,6 +9,8 @@ import { type LegacyMount, mountSocketIO } from './adapters/socketio.js';
 import { mountWs, type WsRouteServerOptions } from './adapters/ws.js';
 import type { Broker } from './cluster/broker.js';
 import { memoryBroker } from './cluster/memory-broker.js';
+import { checkHistoryOptions, type HistoryOptions } from './continuity/history.js';
+import type { RequestHandler } from './continuity/requests.js';
 import { SwitchboardError } from './errors.js';
 import { Hub, type HubOptions, hubFor, type Route, type RouteOptions, type UpgradeHandler } from './hub/index.js';
 import { invalidOption } from './hub/options.js';
@@ -27,12 +29,16 @@ export interface SwitchboardOptions extends HubOptions {
   broker?: Broker;
   /** What a broadcast does with a recipient that is not reading: `{ maxBufferedBytes: 1 MiB, onSlow: 'close' }`. */
   slowConsumers?: Partial<SlowConsumerPolicy>;
+  /** Each room a stream of its last `size` messages, kept `ttlMs`, for routes with `recover: true` (see "Continuity"). */
+  history?: HistoryOptions;
 }
 
 /** The hub with its mounts: what `switchboard(server)` returns. */
 export class Switchboard extends Hub {
   /** Users, tenants, rooms and the per-user policy, on one node or many. */
   readonly realtime: Realtime;
+  /** `options.history`, as checked. */
+  readonly historyOptions: HistoryOptions | undefined;
   private shared:
     | {
         io: SocketIOServer;
@@ -44,10 +50,13 @@ export class Switchboard extends Hub {
     | undefined;
 
   constructor(server: Server, options: SwitchboardOptions = {}, madeBy: 'app' | 'guard' = 'app') {
-    super(server, options, ['broker', 'slowConsumers'], madeBy);
+    super(server, options, ['broker', 'slowConsumers', 'history'], madeBy);
+    const history = checkHistoryOptions(options.history);
+    this.historyOptions = history;
     this.realtime = new Realtime(this, {
       broker: checkBroker(options.broker),
       slowConsumers: checkSlowConsumers(options.slowConsumers),
+      ...(history && { history }),
     });
   }
 
@@ -80,7 +89,27 @@ export class Switchboard extends Hub {
 
   /** Mounts a `ws` server on `pattern` and returns it (in noServer mode). */
   ws(pattern: string, wssOrOptions?: WebSocketServer | WsRouteServerOptions, routeOptions?: RouteOptions): WebSocketServer {
+    if (routeOptions?.recover && !this.realtime.continuity.enabled) {
+      throw invalidOption(
+        `hub.ws(${JSON.stringify(pattern)}, …, { recover: true }): this hub keeps no history to recover from. ` +
+          'Create it with switchboard(server, { history: { size, ttlMs } }).',
+      );
+    }
     return mountWs(this, pattern, wssOrOptions, routeOptions).wss;
+  }
+
+  /**
+   * Answers the connection's requests for `event` (`conn.request(event, data)` of switchboard/client):
+   * what `handler` returns (or resolves to) is the answer; a thrown error rejects the client's
+   * promise with its message and `code`. A request sent again after a reconnect runs it once.
+   */
+  onRequest(ws: import('ws').WebSocket, event: string, handler: RequestHandler): void {
+    if (typeof event !== 'string' || typeof handler !== 'function') {
+      throw invalidOption(
+        'hub.onRequest(ws, event, handler): expected a ws connection, an event name and a function (data, ctx) => answer.',
+      );
+    }
+    this.realtime.requests.on(ws, event, handler);
   }
 
   /** Mounts a custom upgrade handler on `pattern`. */
@@ -218,6 +247,13 @@ export function guardHub(server: Server): Switchboard {
 const DEFAULT_SOCKET_IO_PATH = '/socket.io';
 
 function checkSameOptions(hub: Hub, options: SwitchboardOptions): void {
+  if (options.history !== undefined && !isDeepStrictEqual(options.history, (hub as Switchboard).historyOptions)) {
+    throw new SwitchboardError(
+      'ERR_INVALID_OPTION',
+      `switchboard(server, { history: ${JSON.stringify(options.history)} }): this server's hub already exists with history ` +
+        `${JSON.stringify((hub as Switchboard).historyOptions ?? 'off')}. Create the hub once with the options you want.`,
+    );
+  }
   for (const name of ['unmatched', 'handshakeTimeoutMs'] as const) {
     if (options[name] !== undefined && options[name] !== hub.options[name]) {
       throw new SwitchboardError(

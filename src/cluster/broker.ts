@@ -1,11 +1,12 @@
 import type { Server as SocketIOServer } from 'socket.io';
+import type { HistoryOptions, HistoryStore } from '../continuity/history.js';
 
 /** A message between the hubs of a cluster. Payloads are strings or base64 (binary). */
 export type BusMessage =
   /** `hub.publish(room, data)`: raw data to the `ws` connections in a room. */
-  | { type: 'publish'; room: string; data: WirePayload }
+  | { type: 'publish'; room: string; data: WirePayload; frame?: string }
   /** `hub.toUser(id).emit(event, data)`: a `{ event, data }` JSON frame to the `ws` connections in a room. */
-  | { type: 'emit'; room: string; event: string; data: unknown }
+  | { type: 'emit'; room: string; event: string; data: unknown; frame?: string }
   /** `hub.disconnectUser(id, reason)`, `target.disconnect()`: close the `ws` connections in a room. */
   | { type: 'disconnect'; room: string; reason: string }
   /** The per-user policy replaced this connection, held by another node. */
@@ -43,6 +44,12 @@ export interface BrokerStats {
 export interface Broker {
   readonly kind: string;
   join(onMessage: (message: BusMessage) => void, onStatus: (status: BrokerStatus) => void): BrokerLink;
+  /**
+   * The rooms' streams, shared by every hub of the broker (`switchboard(server, { history })`).
+   * `frame` in a bus message is the positioned frame of a recovering route, built where it was recorded.
+   * A broker without it keeps no history.
+   */
+  history?(options: HistoryOptions): HistoryStore;
 }
 
 export type BrokerStatus = { up: true } | { up: false; error: Error };

@@ -1,3 +1,6 @@
+import { isDeepStrictEqual } from 'node:util';
+import { MemoryHistory } from '../continuity/memory-history.js';
+import { invalidOption } from '../hub/options.js';
 import type { Broker, BrokerLink, BusMessage } from './broker.js';
 import { newNodeId } from './broker.js';
 import { MemoryUserRegistry } from './memory-users.js';
@@ -9,8 +12,19 @@ import { MemoryUserRegistry } from './memory-users.js';
 export function memoryBroker(): Broker {
   const links = new Set<{ nodeId: string; deliver: (message: BusMessage) => void }>();
   const users = new MemoryUserRegistry();
+  let history: MemoryHistory | undefined;
   return {
     kind: 'memory',
+    history(options) {
+      if (history && !isDeepStrictEqual(history.options, options)) {
+        throw invalidOption(
+          `switchboard(server, { history: ${JSON.stringify(options)} }): the hubs of one broker share its history, ` +
+            `which was set up with ${JSON.stringify(history.options)}. Give every hub the same history options.`,
+        );
+      }
+      history ??= new MemoryHistory({ size: options.size, ttlMs: options.ttlMs });
+      return history;
+    },
     join(onMessage, onStatus): BrokerLink {
       const self = { nodeId: newNodeId(), deliver: onMessage };
       links.add(self);

@@ -131,6 +131,12 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
       throw new SwitchboardError('ERR_HUB_CLOSED', `Cannot add ${where}: this hub was closed with hub.close().`);
     }
     const options = checkRouteOptions(where, spec.options, spec.authenticatesOnConnect);
+    if (options.recover && spec.kind !== 'ws') {
+      throw new SwitchboardError(
+        'ERR_INVALID_OPTION',
+        `${where}: recover is for ws routes (Socket.IO recovers with its own connectionStateRecovery option).`,
+      );
+    }
     const route = new Route(spec, options, spec.owner ?? callSite());
     const result = this.table.add({ pattern: spec.pattern, host: options.host, protocol: options.protocol }, route);
     if (!result.added) throw conflictError(result.existing, route);

@@ -31,6 +31,7 @@ const ROUTE_OPTION_NAMES = [
   'protocol',
   'identify',
   'perUser',
+  'recover',
 ];
 
 export function invalidOption(message: string): SwitchboardError {
@@ -113,6 +114,9 @@ export function checkRouteOptions(
   }
   if (identify !== undefined && typeof identify !== 'function') {
     throw invalidOption(`${where}: identify must be a function (principal, req) => ({ userId, tenantId }).`);
+  }
+  if (options.recover !== undefined && typeof options.recover !== 'boolean') {
+    throw invalidOption(`${where}: recover must be true or false, not ${JSON.stringify(options.recover)}.`);
   }
   if (perUser !== undefined) {
     const valid =

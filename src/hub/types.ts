@@ -36,6 +36,11 @@ export interface RouteOptions<Principal = unknown> {
   identify?: (principal: Principal, req: IncomingMessage) => Identity | null | undefined;
   /** Per-user connection policy on this route. */
   perUser?: { max: number; onExceed?: 'reject' | 'replace-oldest' };
+  /**
+   * `ws` routes of a hub with `history`: room messages reach this route's connections with their
+   * position, and a client that comes back with its positions gets what it missed (see "Continuity").
+   */
+  recover?: boolean;
 }
 
 /** What a Socket.IO route with `authenticateOn: 'connect'` gives `authenticate` besides the request. */

@@ -3,8 +3,13 @@ import type { Socket, Server as SocketIOServer } from 'socket.io';
 import WebSocket from 'ws';
 import type { NamespaceGate } from '../adapters/socketio.js';
 import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, fromWire, toWire } from '../cluster/broker.js';
+import { Continuity } from '../continuity/continuity.js';
+import type { HistoryOptions, HistoryStore } from '../continuity/history.js';
+import { Requests } from '../continuity/requests.js';
+import type { RoomData } from '../continuity/wire.js';
+import { SwitchboardError } from '../errors.js';
 import type { ConnectionEvent, Hub, Route } from '../hub/index.js';
-import { type BroadcastResult, broadcast, type SlowConsumerPolicy } from './broadcast.js';
+import type { BroadcastResult, SlowConsumerPolicy } from './broadcast.js';
 import {
   DISCONNECTED_CLOSE_CODE,
   PER_USER_LIMIT_CLOSE_CODE,
@@ -21,6 +26,8 @@ import { WsRooms } from './ws-rooms.js';
 export interface RealtimeOptions {
   broker: Broker;
   slowConsumers: SlowConsumerPolicy;
+  /** Each room a stream with positions, for routes with `recover: true`. */
+  history?: HistoryOptions;
 }
 
 /** Data a room publish accepts: sent as is (strings as text frames), objects as JSON. */
@@ -41,11 +48,17 @@ export class Realtime {
   private readonly sessions = new WeakMap<object, Map<string, { sockets: Set<Socket>; admitted: Promise<boolean> }>>();
   private sequence = 0;
   private brokerUp = true;
+  /** Rooms as streams with positions, when the hub keeps history. */
+  readonly continuity: Continuity;
+  /** `hub.onRequest`: acknowledged requests, answered once per id. */
+  readonly requests: Requests;
 
   constructor(
     private readonly hub: Hub,
     private readonly options: RealtimeOptions,
   ) {
+    this.continuity = new Continuity(historyOf(options), options.slowConsumers);
+    this.requests = new Requests((error, fields) => hub.reportError(error, fields));
     this.link = options.broker.join(
       (message) => this.fromOtherNode(message),
       (status) => this.brokerStatus(status),
@@ -61,6 +74,7 @@ export class Realtime {
     });
     hub.on('connection', (event) => this.connected(event));
     hub.on('close', () => {
+      this.requests.close();
       this.link.close().catch(() => {});
     });
   }
@@ -77,7 +91,10 @@ export class Realtime {
   }
 
   join(ws: WebSocket, room: string): void {
+    if (this.rooms.rooms(ws).has(room)) return;
     this.rooms.join(ws, room);
+    // Told where the room is (after what it missed there) only once it is really in it.
+    if (this.rooms.rooms(ws).has(room)) this.continuity.joined(ws, room);
   }
 
   leave(ws: WebSocket, room: string): void {
@@ -87,8 +104,11 @@ export class Realtime {
   /** Sends `data` to every `ws` connection in `room`, on every node; returns what this node did. */
   publish(room: string, data: PublishData): BroadcastResult {
     const { payload, binary } = normalize(data);
-    this.link.publish({ type: 'publish', room, data: binary ? toWire(payload) : toWire(payload.toString()) });
-    return broadcast(this.rooms.in(room), payload, binary, this.options.slowConsumers);
+    const frame = this.continuity.record(room, roomData(data, payload, binary));
+    const message: BusMessage = { type: 'publish', room, data: binary ? toWire(payload) : toWire(payload.toString()) };
+    if (frame !== undefined) message.frame = frame;
+    this.link.publish(message);
+    return this.continuity.deliver(this.rooms.in(room), payload, binary, frame);
   }
 
   toUser(userId: string | number, options?: TargetOptions): Target {
@@ -115,8 +135,11 @@ export class Realtime {
         for (const nsp of selectNamespaces(this.ioServers, options)) nsp.to(room).emit(event, ...args);
         if (options.namespace === undefined) {
           const data = args.length === 1 ? args[0] : args;
-          this.link.publish({ type: 'emit', room, event, data });
-          this.emitLocally(room, event, data);
+          const frame = this.continuity.record(room, { value: { event, data } });
+          const message: BusMessage = { type: 'emit', room, event, data };
+          if (frame !== undefined) message.frame = frame;
+          this.link.publish(message);
+          this.emitLocally(room, event, data, frame);
         }
         return true;
       },
@@ -130,8 +153,8 @@ export class Realtime {
     };
   }
 
-  private emitLocally(room: string, event: string, data: unknown): void {
-    broadcast(this.rooms.in(room), JSON.stringify({ event, data }), false, this.options.slowConsumers);
+  private emitLocally(room: string, event: string, data: unknown, frame: string | undefined): void {
+    this.continuity.deliver(this.rooms.in(room), JSON.stringify({ event, data }), false, frame);
   }
 
   private closeLocally(room: string, reason: string): void {
@@ -142,11 +165,11 @@ export class Realtime {
     switch (message.type) {
       case 'publish': {
         const { data, binary } = fromWire(message.data);
-        broadcast(this.rooms.in(message.room), data, binary, this.options.slowConsumers);
+        this.continuity.deliver(this.rooms.in(message.room), data, binary, message.frame);
         break;
       }
       case 'emit':
-        this.emitLocally(message.room, message.event, message.data);
+        this.emitLocally(message.room, message.event, message.data, message.frame);
         break;
       case 'disconnect':
         this.closeLocally(message.room, message.reason);
@@ -187,8 +210,13 @@ export class Realtime {
     if (route.tracksOwnConnections || !(connection instanceof WebSocket)) return;
     const ws = connection;
     const { userId, tenantId } = ctx.identity ?? {};
-    if (userId !== undefined) this.rooms.join(ws, userRoom(userId));
-    if (tenantId !== undefined) this.rooms.join(ws, tenantRoom(tenantId));
+    if (userId !== undefined) this.requests.scope(ws, userId);
+    if (route.options.recover) {
+      this.continuity.opened(ws, ctx.query);
+      this.requests.listen(ws);
+    }
+    if (userId !== undefined) this.join(ws, userRoom(userId));
+    if (tenantId !== undefined) this.join(ws, tenantRoom(tenantId));
     const policy = route.options.perUser;
     if (!policy || userId === undefined) return;
     this.register(route, userId, ws, { max: policy.max, onExceed: policy.onExceed ?? 'reject' }, () =>
@@ -294,6 +322,26 @@ export class Realtime {
 /** Routes are the same on every node of an app; this names one across them. */
 function routeKey(route: Route): string {
   return `${route.pattern}|${route.host ?? ''}|${route.protocol ?? ''}`;
+}
+
+/** The history of the hub's broker, if the hub keeps one; a broker that cannot keep one is a start-up error. */
+function historyOf(options: RealtimeOptions): HistoryStore | undefined {
+  if (!options.history) return undefined;
+  if (!options.broker.history) {
+    throw new SwitchboardError(
+      'ERR_INVALID_OPTION',
+      `switchboard(server, { history }): the ${options.broker.kind} broker keeps no history. ` +
+        'Use the memory broker (the default) for history in one process.',
+    );
+  }
+  return options.broker.history(options.history);
+}
+
+/** A publish's data as a recovering connection's envelope carries it: the value given, or bytes. */
+function roomData(data: PublishData, payload: Buffer, binary: boolean): RoomData {
+  // Objects go into the envelope as they are: JSON.stringify of the envelope gives them the same text as a plain publish.
+  if (binary) return { binary: payload };
+  return { value: data };
 }
 
 function normalize(data: PublishData): { payload: Buffer; binary: boolean } {

@@ -1,0 +1,106 @@
+import type { WebSocket } from 'ws';
+import { type Answer, answerFrame, errorFrame, parseRequest } from './wire.js';
+
+/** What a request handler is given besides the data. */
+export interface RequestContext {
+  /** The connection the request came on (after a reconnect, the new one). */
+  ws: WebSocket;
+  /** The client's id of the request, the same when it is sent again. */
+  id: string;
+  event: string;
+}
+
+export type RequestHandler = (data: unknown, ctx: RequestContext) => unknown;
+
+/** How long an answer is kept for a request sent again after a reconnect. */
+const ANSWERS_KEPT_MS = 2 * 60_000;
+
+/**
+ * `hub.onRequest(ws, event, handler)`: acknowledged requests. A request is answered once per id:
+ * sent again after a reconnect (on any connection of this hub), it gets the answer of the first
+ * run, or waits for it, instead of running the handler twice.
+ */
+export class Requests {
+  private readonly handlers = new WeakMap<WebSocket, Map<string, RequestHandler>>();
+  /** Whose requests a connection makes (its user): an id names a request within that scope only. */
+  private readonly scopes = new WeakMap<WebSocket, string>();
+  private readonly answers = new Map<string, { answer: Promise<Answer>; at: number }>();
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(private readonly reportError: (error: unknown, fields: Record<string, unknown>) => void) {
+    this.sweep = setInterval(() => this.forgetOld(), 30_000);
+    this.sweep.unref();
+  }
+
+  /** Requests of this connection are its user's: a resent id is matched among that user's only. */
+  scope(ws: WebSocket, userId: string): void {
+    this.scopes.set(ws, userId);
+  }
+
+  on(ws: WebSocket, event: string, handler: RequestHandler): void {
+    this.listen(ws).set(event, handler);
+  }
+
+  /** Answers the connection's requests from now on (`ERR_NO_HANDLER` for an event nobody handles). */
+  listen(ws: WebSocket): Map<string, RequestHandler> {
+    let handlers = this.handlers.get(ws);
+    if (!handlers) {
+      handlers = new Map();
+      this.handlers.set(ws, handlers);
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary) this.received(ws, data.toString());
+      });
+    }
+    return handlers;
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+  }
+
+  private received(ws: WebSocket, text: string): void {
+    const request = parseRequest(text);
+    if (!request) return;
+    if ('error' in request) {
+      send(ws, errorFrame('ERR_BAD_REQUEST', request.error));
+      return;
+    }
+    const key = `${this.scopes.get(ws) ?? ''}\u0000${request.id}`;
+    let kept = this.answers.get(key);
+    if (!kept) {
+      const handler = this.handlers.get(ws)?.get(request.event);
+      if (!handler) {
+        send(
+          ws,
+          answerFrame(request.id, {
+            error: { code: 'ERR_NO_HANDLER', message: `no handler for requests "${request.event}" on this connection` },
+          }),
+        );
+        return;
+      }
+      kept = { answer: this.run(handler, request.data, { ws, id: request.id, event: request.event }), at: Date.now() };
+      this.answers.set(key, kept);
+    }
+    void kept.answer.then((answer) => send(ws, answerFrame(request.id, answer)));
+  }
+
+  private async run(handler: RequestHandler, data: unknown, ctx: RequestContext): Promise<Answer> {
+    try {
+      return { data: (await handler(data, ctx)) ?? null };
+    } catch (error) {
+      const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'ERR_HANDLER';
+      const message = error instanceof Error ? error.message : String(error);
+      if (code === 'ERR_HANDLER') this.reportError(error, { during: 'request handler', event: ctx.event });
+      return { error: { code, message } };
+    }
+  }
+
+  private forgetOld(): void {
+    const oldest = Date.now() - ANSWERS_KEPT_MS;
+    for (const [id, kept] of this.answers) if (kept.at < oldest) this.answers.delete(id);
+  }
+}
+
+function send(ws: WebSocket, frame: string): void {
+  if (ws.readyState === 1) ws.send(frame);
+}
