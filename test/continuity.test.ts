@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { Server, type Socket as ServerSocket } from 'socket.io';
 import { WebSocket } from 'ws';
 import { memoryBroker, type SwitchboardOptions, switchboard } from '../src/index.js';
 import { closed, closeServer, eventually, failure, listen } from './helpers.js';
+import { connectIo } from './io-helpers.js';
 
 type Frame = {
   sb?: string;
@@ -371,5 +373,36 @@ describe('acknowledged requests: hub.onRequest', () => {
     assert.deepEqual(await answered, { sb: 'res', id: 'r4', data: { ok: true, sku: 7 } });
     assert.equal(runs, 2, 'r1 once and r4 once');
     second.close();
+  });
+});
+
+describe("Socket.IO's own recovery through the hub", () => {
+  it('connectionStateRecovery restores a dropped session with the user emits it missed', async (t) => {
+    const server = http.createServer();
+    const hub = switchboard(server);
+    const io = hub.socketio(new Server({ path: '/socket.io', connectionStateRecovery: { maxDisconnectionDuration: 60_000 } }), {
+      authenticate: () => ({ userId: 'ann' }),
+    });
+    const serverSockets: ServerSocket[] = [];
+    io.on('connection', (socket) => serverSockets.push(socket));
+    const { port } = await listen(server);
+    t.after(() => closeServer(server));
+    const client = await connectIo(`http://127.0.0.1:${port}`, {
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: 50,
+    });
+    t.after(() => client.close());
+    const heard: unknown[] = [];
+    client.on('invoice', (data: unknown) => heard.push(data));
+    hub.toUser('ann').emit('invoice', 1);
+    await eventually(() => heard.length === 1);
+    // The transport drops (not a server disconnect), and the user gets an emit meanwhile.
+    serverSockets[0]?.conn.close();
+    await eventually(() => !client.connected);
+    hub.toUser('ann').emit('invoice', 2);
+    await eventually(() => client.connected && heard.length === 2);
+    assert.equal(client.recovered, true);
+    assert.deepEqual(heard, [1, 2]);
   });
 });
