@@ -25,6 +25,7 @@ import type { Context } from './context.js';
 import { librarySource } from './library.js';
 import { type Meta, renderMarkdown, renderTerminal, type SectionResult, toJson } from './report.js';
 import { ceilingSection, fdLimit } from './sections/ceiling.js';
+import { continuitySection } from './sections/continuity.js';
 import { echoSection } from './sections/echo.js';
 import { fanoutSection } from './sections/fanout.js';
 import { guardSection } from './sections/guard.js';
@@ -42,6 +43,7 @@ const SECTIONS = {
   guard: guardSection,
   memory: memorySection,
   fanout: fanoutSection,
+  continuity: continuitySection,
   soak: soakSection,
   // Last: it fills the server to its limits.
   ceiling: ceilingSection,

@@ -45,6 +45,7 @@ describe('npm run bench (quick run)', () => {
       'guard',
       'memory',
       'fanout',
+      'continuity',
       'soak',
       'ceiling',
     ]);
@@ -56,7 +57,7 @@ describe('npm run bench (quick run)', () => {
       }
     }
     const sectionsWithTargets = new Set(report.targets.map((target) => target.section));
-    for (const id of ['routing', 'handshake', 'echo', 'memory', 'fanout', 'soak']) {
+    for (const id of ['routing', 'handshake', 'echo', 'memory', 'fanout', 'continuity', 'soak']) {
       assert.ok(sectionsWithTargets.has(id), `no target reported for ${id}`);
     }
     for (const target of report.targets) {

@@ -1,0 +1,272 @@
+/**
+ * Continuity: what history costs a publish, how long recovering 1,000 missed messages takes, and
+ * what a room's stream holds in memory. In-process, with real loopback sockets: the publishes are
+ * timed around `hub.publish` alone (the server's work, writes into the sockets included), with
+ * history on and off in one run, interleaved; recovery is timed from the reconnect to the last
+ * replayed message, beside Socket.IO's connectionStateRecovery doing the same.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { io as ioClient } from 'socket.io-client';
+import { WebSocket } from 'ws';
+import type { Context } from '../context.js';
+import { loadIndex } from '../library.js';
+import { bytes, cell, num, ratioCell, type SectionResult, type Target } from '../report.js';
+import { summarize } from '../stats.js';
+
+export const HISTORY_PUBLISH_TARGET = 1.2;
+const MEMBERS = 100;
+const MISSED = 1_000;
+const STREAM_ROOMS = 200;
+const PAYLOAD = 'x'.repeat(64);
+
+export async function continuitySection(context: Context): Promise<SectionResult> {
+  const { config, log } = context;
+  const quick = config.rounds.routing < 5;
+  const rounds = quick ? 2 : 7;
+  const batches = quick ? 5 : 40;
+  const { switchboard } = await loadIndex();
+
+  // --- publish cost, history off vs on (recovering members) ---
+  const plain = await room(switchboard, undefined, false);
+  const withHistory = await room(switchboard, { size: 1_000, ttlMs: 60_000 }, true);
+  await publishRounds(plain, 2);
+  await publishRounds(withHistory, 2);
+  const offNs: number[] = [];
+  const onNs: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    offNs.push(await publishRounds(plain, batches));
+    onNs.push(await publishRounds(withHistory, batches));
+    log(`continuity: publish round ${round + 1}/${rounds} done`);
+  }
+  await plain.stop();
+  await withHistory.stop();
+  const ratio = summarize(onNs.map((value, index) => value / (offNs[index] ?? Number.NaN)));
+
+  // --- recovering 1,000 missed messages: the hub vs Socket.IO's connectionStateRecovery ---
+  const hubMs: number[] = [];
+  const ioMs: number[] = [];
+  for (let round = 0; round < (quick ? 1 : 5); round++) {
+    hubMs.push(await hubRecovery(switchboard));
+    ioMs.push(await socketIoRecovery());
+  }
+
+  // --- memory of a room's stream of 1,000 messages ---
+  const perStream = await streamMemory(switchboard);
+
+  const met = ratio.median <= HISTORY_PUBLISH_TARGET;
+  const targets: Target[] = [
+    {
+      name: 'continuity, publish with history (memory broker)',
+      wanted: `≤ ${HISTORY_PUBLISH_TARGET} × a publish without history`,
+      measured: ratioCell(ratio),
+      met,
+      note: met ? undefined : `over by ${((ratio.median - HISTORY_PUBLISH_TARGET) * 100).toFixed(0)} points`,
+    },
+  ];
+  const recoveryRatio = summarize(hubMs.map((value, index) => value / (ioMs[index] ?? Number.NaN)));
+  return {
+    id: 'continuity',
+    tables: [
+      {
+        title: `Continuity: publish to a room of ${MEMBERS} connections, 64 B (server µs per publish)`,
+        columns: ['case', 'µs per publish', '× history off'],
+        rows: [
+          ['history off, plain route', cell(summarize(offNs.map((ns) => ns / 1000))), '1.00'],
+          ['history on (1,000 per room), recover: true', cell(summarize(onNs.map((ns) => ns / 1000))), ratioCell(ratio)],
+        ],
+        notes: [
+          `${rounds} rounds, interleaved, of ${batches} batches of 100 publishes; only the hub.publish calls are timed, ` +
+            'the sockets drained between batches. With history, each publish is appended to the room stream and its ' +
+            'positioned frame built once for every recovering member.',
+        ],
+      },
+      {
+        title: `Recovering ${MISSED.toLocaleString('en-US')} missed messages (ms from reconnect to the last one)`,
+        columns: ['case', 'ms', '× Socket.IO'],
+        rows: [
+          ['Switchboard, recover: true (memory broker)', cell(summarize(hubMs)), ratioCell(recoveryRatio)],
+          ['Socket.IO connectionStateRecovery (in-memory adapter)', cell(summarize(ioMs)), '1.00'],
+        ],
+        notes: [
+          'One client, websocket transport; the messages published while it was away, 64 B each. Timed from the ' +
+            "reconnection (the hub's new WebSocket; Socket.IO's reconnect_attempt, backoff off) to the last missed message.",
+        ],
+      },
+      {
+        title: `Memory of a room stream of ${MISSED.toLocaleString('en-US')} messages of 64 B`,
+        columns: ['measure', 'value'],
+        rows: [
+          ['heap per stream', bytes(perStream)],
+          ['per message', bytes(perStream / MISSED)],
+          ['× payload bytes', num(perStream / MISSED / PAYLOAD.length)],
+        ],
+        notes: [
+          `${STREAM_ROOMS} rooms filled, heap measured after a forced GC; a message is kept as its whole positioned frame ` +
+            '(the envelope with room, offset and epoch), so that a replay sends it as it is.',
+        ],
+      },
+    ],
+    targets,
+    data: { offNs, onNs, hubMs, ioMs, perStream },
+  };
+}
+
+type Switchboard = Awaited<ReturnType<typeof loadIndex>>['switchboard'];
+
+interface Room {
+  publish(): void;
+  drained(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function room(
+  switchboard: Switchboard,
+  history: { size: number; ttlMs: number } | undefined,
+  recover: boolean,
+): Promise<Room> {
+  const server = http.createServer();
+  const hub = switchboard(server, history ? { history } : {});
+  const wss = hub.ws('/live', {}, recover ? { recover: true } : undefined);
+  wss.on('connection', (ws) => hub.join(ws, 'room'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const clients: WebSocket[] = [];
+  let received = 0;
+  for (let index = 0; index < MEMBERS; index++) {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/live`);
+    ws.on('message', () => {
+      received++;
+    });
+    await new Promise((resolve) => ws.once('open', resolve));
+    clients.push(ws);
+  }
+  while (hub.realtime.rooms.in('room').size < MEMBERS) await new Promise((resolve) => setImmediate(resolve));
+  let sent = 0;
+  return {
+    publish() {
+      hub.publish('room', PAYLOAD);
+      sent += MEMBERS;
+    },
+    async drained() {
+      // Every frame read by the clients (the hello and positions of a recovering route come first).
+      while (received < sent) await new Promise((resolve) => setImmediate(resolve));
+    },
+    async stop() {
+      for (const ws of clients) ws.terminate();
+      await hub.close({ timeoutMs: 100 });
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** ns per publish over `batches` batches of 100, the sockets drained between batches. */
+async function publishRounds(target: Room, batches: number): Promise<number> {
+  let elapsed = 0n;
+  await target.drained();
+  for (let batch = 0; batch < batches; batch++) {
+    const started = process.hrtime.bigint();
+    for (let index = 0; index < 100; index++) target.publish();
+    elapsed += process.hrtime.bigint() - started;
+    await target.drained();
+  }
+  return Number(elapsed) / (batches * 100);
+}
+
+async function hubRecovery(switchboard: Switchboard): Promise<number> {
+  const server = http.createServer();
+  const hub = switchboard(server, { history: { size: MISSED * 2, ttlMs: 60_000 } });
+  hub.ws('/live', {}, { recover: true }).on('connection', (ws) => hub.join(ws, 'room'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  let position: [number, string] | undefined;
+  const first = new WebSocket(`ws://127.0.0.1:${port}/live`);
+  await new Promise<void>((resolve) =>
+    first.on('message', (data) => {
+      const frame = JSON.parse(data.toString());
+      if (frame.sb === 'pos') {
+        position = [frame.offset, frame.epoch];
+        resolve();
+      }
+    }),
+  );
+  first.terminate();
+  for (let index = 0; index < MISSED; index++) hub.publish('room', PAYLOAD);
+  const resume = Buffer.from(JSON.stringify({ room: position })).toString('base64url');
+  const started = process.hrtime.bigint();
+  const second = new WebSocket(`ws://127.0.0.1:${port}/live?sb_resume=${resume}`);
+  let replayed = 0;
+  await new Promise<void>((resolve) =>
+    second.on('message', (data) => {
+      if (JSON.parse(data.toString()).sb === 'msg' && ++replayed === MISSED) resolve();
+    }),
+  );
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  second.terminate();
+  await hub.close({ timeoutMs: 100 });
+  await new Promise((resolve) => server.close(resolve));
+  return ms;
+}
+
+async function socketIoRecovery(): Promise<number> {
+  const { Server } = await import('socket.io');
+  const server = http.createServer();
+  const io = new Server(server, { connectionStateRecovery: { maxDisconnectionDuration: 60_000 } });
+  io.on('connection', (socket) => socket.join('room'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const client = ioClient(`http://127.0.0.1:${port}`, {
+    transports: ['websocket'],
+    reconnectionDelay: 0,
+    reconnectionDelayMax: 0,
+  });
+  let received = 0;
+  let onAll: (() => void) | undefined;
+  client.on('m', () => {
+    if (++received === MISSED + 1) onAll?.();
+  });
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  // One packet first: Socket.IO saves a session's offset only once a packet reached it.
+  io.to('room').emit('m', PAYLOAD);
+  while (received < 1) await new Promise((resolve) => setImmediate(resolve));
+  const down = new Promise<void>((resolve) => client.once('disconnect', () => resolve()));
+  for (const live of io.sockets.sockets.values()) live.conn.close();
+  await down;
+  // Timed from the client's reconnection attempt, as the hub's is from its new WebSocket: the backoff is not counted.
+  let started = process.hrtime.bigint();
+  client.io.once('reconnect_attempt', () => {
+    started = process.hrtime.bigint();
+  });
+  for (let index = 0; index < MISSED; index++) io.to('room').emit('m', PAYLOAD);
+  await new Promise<void>((resolve) => {
+    onAll = resolve;
+    if (received === MISSED + 1) resolve();
+  });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  client.close();
+  await io.close();
+  return ms;
+}
+
+async function streamMemory(switchboard: Switchboard): Promise<number> {
+  // This process runs without --expose-gc: the flag can still be set, and gc fetched from a new context.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as (() => void) | undefined;
+  const settle = () => {
+    gc?.();
+    gc?.();
+    return process.memoryUsage().heapUsed;
+  };
+  const server = http.createServer();
+  const hub = switchboard(server, { history: { size: MISSED, ttlMs: 60_000 } });
+  const before = settle();
+  for (let room = 0; room < STREAM_ROOMS; room++) {
+    const name = `room-${room}`;
+    for (let index = 0; index < MISSED; index++) hub.publish(name, `${PAYLOAD.slice(0, 60)}${String(index).padStart(4, '0')}`);
+  }
+  const after = settle();
+  await hub.close({ timeoutMs: 100 });
+  return (after - before) / STREAM_ROOMS;
+}
