@@ -58,5 +58,5 @@ export const QUICK: Config = {
   soak: { cycles: 2_000, concurrency: 20, timeLimitMs: 20_000 },
   ceiling: { max: 2_000, loaders: 2, timeBudgetMs: 8_000, addressesPerLoader: 4 },
   retries: { attempts: 1, limitMs: 0 },
-  hardLimitMs: 55_000,
+  hardLimitMs: 80_000,
 };

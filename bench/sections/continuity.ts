@@ -17,21 +17,22 @@ import { bytes, cell, num, ratioCell, type SectionResult, type Target } from '..
 import { summarize } from '../stats.js';
 
 export const HISTORY_PUBLISH_TARGET = 1.2;
-const MEMBERS = 100;
 const MISSED = 1_000;
-const STREAM_ROOMS = 200;
 const PAYLOAD = 'x'.repeat(64);
 
 export async function continuitySection(context: Context): Promise<SectionResult> {
   const { config, log } = context;
   const quick = config.rounds.routing < 5;
   const rounds = quick ? 2 : 7;
-  const batches = quick ? 5 : 40;
+  const batches = quick ? 3 : 40;
+  // The quick run checks that every figure can be had, in a few seconds; the full one measures.
+  const members = quick ? 20 : 100;
+  const streamRooms = quick ? 10 : 200;
   const { switchboard } = await loadIndex();
 
   // --- publish cost, history off vs on (recovering members) ---
-  const plain = await room(switchboard, undefined, false);
-  const withHistory = await room(switchboard, { size: 1_000, ttlMs: 60_000 }, true);
+  const plain = await room(switchboard, undefined, false, members);
+  const withHistory = await room(switchboard, { size: 1_000, ttlMs: 60_000 }, true, members);
   await publishRounds(plain, 2);
   await publishRounds(withHistory, 2);
   const offNs: number[] = [];
@@ -54,7 +55,7 @@ export async function continuitySection(context: Context): Promise<SectionResult
   }
 
   // --- memory of a room's stream of 1,000 messages ---
-  const perStream = await streamMemory(switchboard);
+  const perStream = await streamMemory(switchboard, streamRooms);
 
   const met = ratio.median <= HISTORY_PUBLISH_TARGET;
   const targets: Target[] = [
@@ -71,7 +72,7 @@ export async function continuitySection(context: Context): Promise<SectionResult
     id: 'continuity',
     tables: [
       {
-        title: `Continuity: publish to a room of ${MEMBERS} connections, 64 B (server µs per publish)`,
+        title: `Continuity: publish to a room of ${members} connections, 64 B (server µs per publish)`,
         columns: ['case', 'µs per publish', '× history off'],
         rows: [
           ['history off, plain route', cell(summarize(offNs.map((ns) => ns / 1000))), '1.00'],
@@ -104,7 +105,7 @@ export async function continuitySection(context: Context): Promise<SectionResult
           ['× payload bytes', num(perStream / MISSED / PAYLOAD.length)],
         ],
         notes: [
-          `${STREAM_ROOMS} rooms filled, heap measured after a forced GC; a message is kept as its whole positioned frame ` +
+          `${streamRooms} rooms filled, heap measured after a forced GC; a message is kept as its whole positioned frame ` +
             '(the envelope with room, offset and epoch), so that a replay sends it as it is.',
         ],
       },
@@ -126,6 +127,7 @@ async function room(
   switchboard: Switchboard,
   history: { size: number; ttlMs: number } | undefined,
   recover: boolean,
+  members: number,
 ): Promise<Room> {
   const server = http.createServer();
   const hub = switchboard(server, history ? { history } : {});
@@ -135,7 +137,7 @@ async function room(
   const { port } = server.address() as AddressInfo;
   const clients: WebSocket[] = [];
   let received = 0;
-  for (let index = 0; index < MEMBERS; index++) {
+  for (let index = 0; index < members; index++) {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/live`);
     ws.on('message', () => {
       received++;
@@ -143,12 +145,12 @@ async function room(
     await new Promise((resolve) => ws.once('open', resolve));
     clients.push(ws);
   }
-  while (hub.realtime.rooms.in('room').size < MEMBERS) await new Promise((resolve) => setImmediate(resolve));
+  while (hub.realtime.rooms.in('room').size < members) await new Promise((resolve) => setImmediate(resolve));
   let sent = 0;
   return {
     publish() {
       hub.publish('room', PAYLOAD);
-      sent += MEMBERS;
+      sent += members;
     },
     async drained() {
       // Every frame read by the clients (the hello and positions of a recovering route come first).
@@ -250,7 +252,7 @@ async function socketIoRecovery(): Promise<number> {
   return ms;
 }
 
-async function streamMemory(switchboard: Switchboard): Promise<number> {
+async function streamMemory(switchboard: Switchboard, rooms: number): Promise<number> {
   // This process runs without --expose-gc: the flag can still be set, and gc fetched from a new context.
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as (() => void) | undefined;
@@ -262,11 +264,11 @@ async function streamMemory(switchboard: Switchboard): Promise<number> {
   const server = http.createServer();
   const hub = switchboard(server, { history: { size: MISSED, ttlMs: 60_000 } });
   const before = settle();
-  for (let room = 0; room < STREAM_ROOMS; room++) {
+  for (let room = 0; room < rooms; room++) {
     const name = `room-${room}`;
     for (let index = 0; index < MISSED; index++) hub.publish(name, `${PAYLOAD.slice(0, 60)}${String(index).padStart(4, '0')}`);
   }
   const after = settle();
   await hub.close({ timeoutMs: 100 });
-  return (after - before) / STREAM_ROOMS;
+  return (after - before) / rooms;
 }
