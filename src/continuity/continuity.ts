@@ -1,16 +1,28 @@
 import type { WebSocket } from 'ws';
+import type { BrokerLink, BusMessage } from '../cluster/broker.js';
 import { type BroadcastResult, broadcast, type SlowConsumerPolicy } from '../realtime/broadcast.js';
-import type { HistoryStore, Position } from './history.js';
+import type { AppendResult, HistoryStore, Position, ReadResult } from './history.js';
 import {
   errorFrame,
   gapFrame,
   HELLO_FRAME,
-  messageFrame,
+  messageFrameParts,
+  offsetOf,
   parseResume,
   positionFrame,
   RESUME_PARAM,
   type RoomData,
 } from './wire.js';
+
+/** A room message to deliver: its plain form for the other connections, its data for the envelope. */
+export interface RoomMessage {
+  room: string;
+  payload: Buffer | string;
+  binary: boolean;
+  data: RoomData;
+  /** What goes to the other nodes (the positioned frame is added when there is one). */
+  bus: Extract<BusMessage, { type: 'publish' | 'emit' }>;
+}
 
 /**
  * Rooms as streams with positions, for the connections of routes with `recover: true`. Such a
@@ -22,10 +34,17 @@ import {
 export class Continuity {
   /** Recovering connections, with the positions they resumed from and have not joined again yet. */
   private readonly recovering = new WeakMap<WebSocket, Map<string, Position>>();
+  /**
+   * Live frames held for a connection while a shared store reads what it missed in a room: sent
+   * after the replay, those it already had left out, so that nothing overtakes and nothing repeats.
+   */
+  private readonly held = new Map<WebSocket, Map<string, string[]>>();
 
   constructor(
     private readonly history: HistoryStore | undefined,
     private readonly policy: SlowConsumerPolicy,
+    private readonly link: BrokerLink,
+    private readonly reportError: (error: unknown, fields: Record<string, unknown>) => void,
   ) {}
 
   get enabled(): boolean {
@@ -49,18 +68,63 @@ export class Continuity {
     const resume = this.recovering.get(ws);
     if (!resume || !this.history) return;
     const from = resume.get(room);
-    if (from) {
-      resume.delete(room);
-      const missed = this.history.since(room, from);
-      if ('gap' in missed) ws.send(gapFrame(room, missed.gap));
-      else for (const frame of missed.frames) ws.send(frame);
+    resume.delete(room);
+    const read = this.history.read(room, from);
+    if (!(read instanceof Promise)) {
+      this.replay(ws, room, read, []);
+      return;
     }
-    ws.send(positionFrame(room, this.history.position(room)));
+    let rooms = this.held.get(ws);
+    if (!rooms) {
+      rooms = new Map();
+      this.held.set(ws, rooms);
+    }
+    const held: string[] = [];
+    rooms.set(room, held);
+    const release = () => {
+      rooms.delete(room);
+      if (rooms.size === 0) this.held.delete(ws);
+    };
+    read.then(
+      (result) => {
+        release();
+        this.replay(ws, room, result, held);
+      },
+      (error) => {
+        release();
+        this.reportError(error, { during: 'history read', room });
+        // Nothing can be said of what it missed: a gap, so the app reloads; what was held is newer than that.
+        send(ws, gapFrame(room, 'unknown'));
+        for (const frame of held) send(ws, frame);
+      },
+    );
   }
 
-  /** Records a room message in the room's stream; returns the frame recovering connections get. */
-  record(room: string, data: RoomData): string | undefined {
-    return this.history?.append(room, (position) => messageFrame(room, position, data)).frame;
+  /**
+   * Publishes a room message: recorded in the room's stream when the hub keeps history, sent to
+   * the other nodes, and delivered here (positioned to recovering members, plain to the others).
+   * With a shared store the delivery waits for the message's position: the result then counts nothing.
+   */
+  publish(members: () => ReadonlySet<WebSocket>, message: RoomMessage): BroadcastResult {
+    if (!this.history) {
+      this.link.publish(message.bus);
+      return this.deliver(members(), message.room, message.payload, message.binary, undefined);
+    }
+    const appended = this.history.append(message.room, messageFrameParts(message.room, message.data), {
+      nodeId: this.link.nodeId,
+      message: message.bus,
+    });
+    if (!(appended instanceof Promise)) return this.afterAppend(members, message, appended);
+    appended.then(
+      (result) => this.afterAppend(members, message, result),
+      (error) => {
+        // Not recorded, so not positioned: the plain form still reaches this node's clients, as without history.
+        this.reportError(error, { during: 'history append', room: message.room });
+        this.link.publish(message.bus);
+        this.deliver(members(), message.room, message.payload, message.binary, undefined);
+      },
+    );
+    return { sent: 0, skipped: 0, closed: 0 };
   }
 
   /**
@@ -69,6 +133,7 @@ export class Continuity {
    */
   deliver(
     members: ReadonlySet<WebSocket>,
+    room: string,
     payload: Buffer | string,
     binary: boolean,
     frame: string | undefined,
@@ -76,9 +141,41 @@ export class Continuity {
     if (frame === undefined) return broadcast(members, payload, binary, this.policy);
     const plain: WebSocket[] = [];
     const positioned: WebSocket[] = [];
-    for (const ws of members) (this.recovering.has(ws) ? positioned : plain).push(ws);
+    for (const ws of members) {
+      if (!this.recovering.has(ws)) plain.push(ws);
+      else {
+        const held = this.held.size > 0 ? this.held.get(ws)?.get(room) : undefined;
+        if (held) held.push(frame);
+        else positioned.push(ws);
+      }
+    }
     const first = broadcast(plain, payload, binary, this.policy);
     const second = broadcast(positioned, frame, false, this.policy);
     return { sent: first.sent + second.sent, skipped: first.skipped + second.skipped, closed: first.closed + second.closed };
   }
+
+  private afterAppend(members: () => ReadonlySet<WebSocket>, message: RoomMessage, appended: AppendResult): BroadcastResult {
+    if (!appended.published) this.link.publish({ ...message.bus, frame: appended.frame });
+    return this.deliver(members(), message.room, message.payload, message.binary, appended.frame);
+  }
+
+  private replay(ws: WebSocket, room: string, read: ReadResult, held: string[]): void {
+    let last = read.position.offset;
+    if ('gap' in read) send(ws, gapFrame(room, read.gap));
+    else
+      for (const frame of read.frames) {
+        send(ws, frame);
+      }
+    send(ws, positionFrame(room, read.position));
+    for (const frame of held) {
+      const offset = offsetOf(frame);
+      if (offset <= last) continue;
+      last = offset;
+      send(ws, frame);
+    }
+  }
+}
+
+function send(ws: WebSocket, frame: string): void {
+  if (ws.readyState === 1) ws.send(frame);
 }

@@ -18,17 +18,40 @@ export interface Position {
 /** Why a room's gap could not be filled: older than the history, or the history itself was lost. */
 export type GapReason = 'expired' | 'epoch';
 
+/** A positioned frame in three parts, around its offset and its epoch: `head + offset + mid + epoch + tail`. */
+export interface FrameParts {
+  head: string;
+  mid: string;
+  tail: string;
+}
+
+/** What a read of a room's stream gives: where it is now, and the frames after the position asked, or why not. */
+export type ReadResult = { position: Position; frames: string[] } | { position: Position; gap: GapReason };
+
+/** An append: the message's position and frame, and whether the store sent it to the other nodes too. */
+export interface AppendResult {
+  position: Position;
+  frame: string;
+  published: boolean;
+}
+
 /**
  * Every room's stream, bounded by count and age. Frames are stored whole (the envelope a
- * recovering connection receives), so a replay sends them as they are.
+ * recovering connection receives), so a replay sends them as they are. In-process stores answer
+ * at once; shared ones (Redis) answer with a promise.
  */
 export interface HistoryStore {
-  /** Appends to `room`; `frame` builds the stored frame once the message's position is known. */
-  append(room: string, frame: (position: Position) => string): { position: Position; frame: string };
-  /** The frames after `from`, all of them, or why they cannot all be had (then none is given). */
-  since(room: string, from: Position): { frames: string[] } | { gap: GapReason };
-  /** Where the room's stream is now (a room nothing was published to is at offset 0). */
-  position(room: string): Position;
+  /**
+   * Appends to `room`. A store shared by the nodes may send `bus` (with the frame) to the other
+   * nodes in the same step, as one round trip, and then says so with `published`.
+   */
+  append(room: string, parts: FrameParts, bus: { nodeId: string; message: object }): AppendResult | Promise<AppendResult>;
+  /** Where `room` is; with `from`, also every frame after it, or why they cannot all be had (then none). */
+  read(room: string, from: Position | undefined): ReadResult | Promise<ReadResult>;
+}
+
+export function frameOf(parts: FrameParts, position: Position): string {
+  return `${parts.head}${position.offset}${parts.mid}${position.epoch}${parts.tail}`;
 }
 
 export function checkHistoryOptions(history: unknown): HistoryOptions | undefined {

@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { GapReason, HistoryOptions, HistoryStore, Position } from './history.js';
+import {
+  type AppendResult,
+  type FrameParts,
+  frameOf,
+  type HistoryOptions,
+  type HistoryStore,
+  type Position,
+  type ReadResult,
+} from './history.js';
 
 interface Entry {
   offset: number;
@@ -74,28 +82,25 @@ export class MemoryHistory implements HistoryStore {
     this.sweep.unref();
   }
 
-  append(room: string, frame: (position: Position) => string): { position: Position; frame: string } {
+  append(room: string, parts: FrameParts): AppendResult {
     const stream = this.stream(room);
     const now = Date.now();
     stream.prune(now);
     const position = { offset: stream.last + 1, epoch: stream.epoch };
-    const text = frame(position);
-    stream.push({ offset: position.offset, at: now, frame: text });
-    return { position, frame: text };
+    const frame = frameOf(parts, position);
+    stream.push({ offset: position.offset, at: now, frame });
+    return { position, frame, published: false };
   }
 
-  since(room: string, from: Position): { frames: string[] } | { gap: GapReason } {
-    const stream = this.streams.get(room);
-    if (!stream || stream.epoch !== from.epoch || from.offset > stream.last) return { gap: 'epoch' };
-    if (from.offset === stream.last) return { frames: [] };
-    stream.prune(Date.now());
-    if (from.offset + 1 < stream.oldest) return { gap: 'expired' };
-    return { frames: stream.after(from.offset) };
-  }
-
-  position(room: string): Position {
+  read(room: string, from: Position | undefined): ReadResult {
     const stream = this.stream(room);
-    return { offset: stream.last, epoch: stream.epoch };
+    const position = { offset: stream.last, epoch: stream.epoch };
+    if (!from) return { position, frames: [] };
+    if (stream.epoch !== from.epoch || from.offset > stream.last) return { position, gap: 'epoch' };
+    if (from.offset === stream.last) return { position, frames: [] };
+    stream.prune(Date.now());
+    if (from.offset + 1 < stream.oldest) return { position, gap: 'expired' };
+    return { position, frames: stream.after(from.offset) };
   }
 
   close(): void {

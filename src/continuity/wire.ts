@@ -1,4 +1,4 @@
-import type { GapReason, Position } from './history.js';
+import type { FrameParts, GapReason, Position } from './history.js';
 
 /**
  * The frames of a recovering route: JSON text, each an object whose `sb` names it (the key is
@@ -10,16 +10,21 @@ export function positionFrame(room: string, position: Position): string {
   return JSON.stringify({ sb: 'pos', room, offset: position.offset, epoch: position.epoch });
 }
 
-/** A room message with its position; binary data travels as base64. */
-export function messageFrame(room: string, position: Position, data: RoomData): string {
-  const frame: Record<string, unknown> = { sb: 'msg', room, offset: position.offset, epoch: position.epoch };
-  if (data.binary) {
-    frame.data = data.binary.toString('base64');
-    frame.encoding = 'base64';
-  } else {
-    frame.data = data.value;
-  }
-  return JSON.stringify(frame);
+/** A room message with its position, in the parts around its offset and epoch; binary data travels as base64. */
+export function messageFrameParts(room: string, data: RoomData): FrameParts {
+  const rest = data.binary ? { data: data.binary.toString('base64'), encoding: 'base64' } : { data: data.value ?? null };
+  return {
+    head: `{"sb":"msg","room":${JSON.stringify(room)},"offset":`,
+    mid: ',"epoch":"',
+    // Epochs are base64url: nothing in them needs escaping.
+    tail: `",${JSON.stringify(rest).slice(1)}`,
+  };
+}
+
+/** The offset of a positioned frame of ours (`"offset":` cannot occur unescaped inside the room's JSON string). */
+export function offsetOf(frame: string): number {
+  const match = /"offset":(\d+)/.exec(frame);
+  return match ? Number(match[1]) : Number.NaN;
 }
 
 export function gapFrame(room: string, reason: GapReason | 'unknown'): string {

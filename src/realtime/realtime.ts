@@ -57,11 +57,13 @@ export class Realtime {
     private readonly hub: Hub,
     private readonly options: RealtimeOptions,
   ) {
-    this.continuity = new Continuity(historyOf(options), options.slowConsumers);
     this.requests = new Requests((error, fields) => hub.reportError(error, fields));
     this.link = options.broker.join(
       (message) => this.fromOtherNode(message),
       (status) => this.brokerStatus(status),
+    );
+    this.continuity = new Continuity(historyOf(options), options.slowConsumers, this.link, (error, fields) =>
+      hub.reportError(error, fields),
     );
     this.link.ready.catch((error) => hub.reportError(error, { during: 'broker start' }));
     hub.addAdmissionCheck((route, identity) => {
@@ -104,11 +106,13 @@ export class Realtime {
   /** Sends `data` to every `ws` connection in `room`, on every node; returns what this node did. */
   publish(room: string, data: PublishData): BroadcastResult {
     const { payload, binary } = normalize(data);
-    const frame = this.continuity.record(room, roomData(data, payload, binary));
-    const message: BusMessage = { type: 'publish', room, data: binary ? toWire(payload) : toWire(payload.toString()) };
-    if (frame !== undefined) message.frame = frame;
-    this.link.publish(message);
-    return this.continuity.deliver(this.rooms.in(room), payload, binary, frame);
+    return this.continuity.publish(() => this.rooms.in(room), {
+      room,
+      payload,
+      binary,
+      data: roomData(data, payload, binary),
+      bus: { type: 'publish', room, data: binary ? toWire(payload) : toWire(payload.toString()) },
+    });
   }
 
   toUser(userId: string | number, options?: TargetOptions): Target {
@@ -135,11 +139,13 @@ export class Realtime {
         for (const nsp of selectNamespaces(this.ioServers, options)) nsp.to(room).emit(event, ...args);
         if (options.namespace === undefined) {
           const data = args.length === 1 ? args[0] : args;
-          const frame = this.continuity.record(room, { value: { event, data } });
-          const message: BusMessage = { type: 'emit', room, event, data };
-          if (frame !== undefined) message.frame = frame;
-          this.link.publish(message);
-          this.emitLocally(room, event, data, frame);
+          this.continuity.publish(() => this.rooms.in(room), {
+            room,
+            payload: JSON.stringify({ event, data }),
+            binary: false,
+            data: { value: { event, data } },
+            bus: { type: 'emit', room, event, data },
+          });
         }
         return true;
       },
@@ -154,7 +160,7 @@ export class Realtime {
   }
 
   private emitLocally(room: string, event: string, data: unknown, frame: string | undefined): void {
-    this.continuity.deliver(this.rooms.in(room), JSON.stringify({ event, data }), false, frame);
+    this.continuity.deliver(this.rooms.in(room), room, JSON.stringify({ event, data }), false, frame);
   }
 
   private closeLocally(room: string, reason: string): void {
@@ -165,7 +171,7 @@ export class Realtime {
     switch (message.type) {
       case 'publish': {
         const { data, binary } = fromWire(message.data);
-        this.continuity.deliver(this.rooms.in(message.room), data, binary, message.frame);
+        this.continuity.deliver(this.rooms.in(message.room), message.room, data, binary, message.frame);
         break;
       }
       case 'emit':
