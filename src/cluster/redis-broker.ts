@@ -1,6 +1,8 @@
+import { isDeepStrictEqual } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Server as SocketIOServer } from 'socket.io';
 import { optionalRequire } from '../adapters/optional-require.js';
+import { RedisHistory } from '../continuity/redis-history.js';
 import { SwitchboardError } from '../errors.js';
 import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, newNodeId } from './broker.js';
 import { RedisUserRegistry } from './redis-users.js';
@@ -19,7 +21,8 @@ const NODE_TTL_MS = 15_000;
 
 /**
  * A broker on Redis for hubs in several processes: pub/sub carries room publishes, user and
- * tenant emits and disconnects between nodes; sorted sets count each user's connections
+ * tenant emits and disconnects between nodes; with `history`, each room is a Redis Stream shared
+ * by every node (see continuity/redis-history.ts); sorted sets count each user's connections
  * cluster-wide; the official Socket.IO Redis adapter (or the Redis Streams adapter for servers with
  * connection-state recovery) carries Socket.IO's own rooms.
  *
@@ -103,8 +106,23 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     return shared;
   };
 
+  let history: RedisHistory | undefined;
   return {
     kind: 'redis',
+    history(historyOptions) {
+      if (history && !isDeepStrictEqual(history.options, historyOptions)) {
+        throw new SwitchboardError(
+          'ERR_INVALID_OPTION',
+          `switchboard(server, { history: ${JSON.stringify(historyOptions)} }): the hubs of one broker share its history, ` +
+            `which was set up with ${JSON.stringify(history.options)}. Give every hub the same history options.`,
+        );
+      }
+      history ??= new RedisHistory(connect().publisher, prefix, channel, {
+        size: historyOptions.size,
+        ttlMs: historyOptions.ttlMs,
+      });
+      return history;
+    },
     join(onMessage, onStatus): BrokerLink {
       const { publisher, ready } = connect();
       const nodeId = newNodeId();
@@ -166,6 +184,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
             shared.subscriber.disconnect();
             if (!options.client) shared.publisher.disconnect();
             shared = undefined;
+            history = undefined;
           }
         },
       };

@@ -71,7 +71,7 @@ export class Continuity {
     resume.delete(room);
     const read = this.history.read(room, from);
     if (!(read instanceof Promise)) {
-      this.replay(ws, room, read, []);
+      this.replay(ws, room, read, [], from === undefined);
       return;
     }
     let rooms = this.held.get(ws);
@@ -88,7 +88,7 @@ export class Continuity {
     read.then(
       (result) => {
         release();
-        this.replay(ws, room, result, held);
+        this.replay(ws, room, result, held, from === undefined);
       },
       (error) => {
         release();
@@ -159,14 +159,15 @@ export class Continuity {
     return this.deliver(members(), message.room, message.payload, message.binary, appended.frame);
   }
 
-  private replay(ws: WebSocket, room: string, read: ReadResult, held: string[]): void {
-    let last = read.position.offset;
+  private replay(ws: WebSocket, room: string, read: ReadResult, held: string[], fresh: boolean): void {
+    let position = read.position;
+    // A first join has nothing to replay; a message held meanwhile is newer than where it starts.
+    const firstHeld = held.length > 0 ? offsetOf(held[0] as string) : Number.NaN;
+    if (fresh && firstHeld <= position.offset) position = { offset: firstHeld - 1, epoch: position.epoch };
     if ('gap' in read) send(ws, gapFrame(room, read.gap));
-    else
-      for (const frame of read.frames) {
-        send(ws, frame);
-      }
-    send(ws, positionFrame(room, read.position));
+    else for (const frame of read.frames) send(ws, frame);
+    send(ws, positionFrame(room, position));
+    let last = position.offset;
     for (const frame of held) {
       const offset = offsetOf(frame);
       if (offset <= last) continue;

@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { AppendResult, FrameParts, HistoryOptions, HistoryStore, Position, ReadResult } from './history.js';
+
+/**
+ * One round trip per publish: the room's offset is incremented, the positioned frame built and
+ * added to the room's stream (bounded by count), both keys' lives extended, and the bus message
+ * carrying the frame published to the other nodes, atomically, in the order Redis runs them.
+ * KEYS: the room's position (hash: e = epoch, o = offset), its stream.
+ */
+const APPEND = `
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
+local frame = ARGV[2] .. offset .. ARGV[3] .. epoch .. ARGV[4]
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], offset .. '-1', 't', ARGV[6], 'f', frame)
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
+if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9] .. cjson.encode(frame) .. ARGV[10]) end
+return {offset, epoch}
+`;
+
+/**
+ * Where the room is, and with a position given, every frame after it, all of them or none: a
+ * missing or too old entry, another epoch or an offset ahead of the room's make a gap.
+ * ARGV: epoch asked ('' for the position only), offset asked, oldest time kept, a new epoch, key life.
+ */
+const READ = `
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[4]
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
+local last = tonumber(redis.call('HGET', KEYS[1], 'o'))
+if ARGV[1] == '' then return {'ok', last, epoch} end
+local from = tonumber(ARGV[2])
+if epoch ~= ARGV[1] or from > last then return {'epoch', last, epoch} end
+local result = {'ok', last, epoch}
+if from == last then return result end
+local expected = from + 1
+local oldest = tonumber(ARGV[3])
+for _, entry in ipairs(redis.call('XRANGE', KEYS[2], expected .. '-1', '+')) do
+  local offset = tonumber(string.match(entry[1], '^(%d+)-'))
+  local fields = entry[2]
+  if offset ~= expected or tonumber(fields[2]) < oldest then return {'expired', last, epoch} end
+  table.insert(result, fields[4])
+  expected = expected + 1
+end
+if expected ~= last + 1 then return {'expired', last, epoch} end
+return result
+`;
+
+/** How long a room's keys outlive its last message (see memory-history.ts: an idle client still resumes). */
+const POSITION_KEPT_MS = 60 * 60_000;
+
+type Scripted = Redis & {
+  switchboardAppend(meta: string, stream: string, ...args: (string | number)[]): Promise<[number, string]>;
+  switchboardRead(meta: string, stream: string, ...args: (string | number)[]): Promise<[string, number, string, ...string[]]>;
+};
+
+/**
+ * History in Redis, shared by every node: each room a stream of its positioned frames beside a
+ * hash of its offset and epoch. Keys carry the room in a hash tag, so both keys of a room (and the
+ * scripts that touch them) live in one slot of a Redis Cluster.
+ */
+export class RedisHistory implements HistoryStore {
+  private readonly redis: Scripted;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+    /** The bus channel the append publishes on, and who is publishing. */
+    private readonly channel: string,
+    readonly options: HistoryOptions,
+  ) {
+    this.redis = redis as Scripted;
+    if (typeof this.redis.switchboardAppend !== 'function') {
+      redis.defineCommand('switchboardAppend', { numberOfKeys: 2, lua: APPEND });
+      redis.defineCommand('switchboardRead', { numberOfKeys: 2, lua: READ });
+    }
+  }
+
+  async append(room: string, parts: FrameParts, bus: { nodeId: string; message: object }): Promise<AppendResult> {
+    const envelope = JSON.stringify({ node: bus.nodeId, message: bus.message });
+    const [offset, epoch] = await this.redis.switchboardAppend(
+      ...this.keys(room),
+      newEpoch(),
+      parts.head,
+      parts.mid,
+      parts.tail,
+      this.options.size,
+      Date.now(),
+      this.keptMs(),
+      this.channel,
+      // The bus message with the frame added as its last field: `{"node":…,"message":{…,"frame":"…"}}`.
+      `${envelope.slice(0, -2)},"frame":`,
+      '}}',
+    );
+    const position = { offset: Number(offset), epoch };
+    return { position, frame: `${parts.head}${position.offset}${parts.mid}${epoch}${parts.tail}`, published: true };
+  }
+
+  async read(room: string, from: Position | undefined): Promise<ReadResult> {
+    const [status, last, epoch, ...frames] = await this.redis.switchboardRead(
+      ...this.keys(room),
+      from?.epoch ?? '',
+      from?.offset ?? 0,
+      Date.now() - this.options.ttlMs,
+      newEpoch(),
+      this.keptMs(),
+    );
+    const position = { offset: Number(last), epoch };
+    if (status === 'ok') return { position, frames };
+    return { position, gap: status === 'epoch' ? 'epoch' : 'expired' };
+  }
+
+  private keys(room: string): [string, string] {
+    const tag = `${this.prefix}:h:{${room}}`;
+    return [`${tag}:pos`, `${tag}:stream`];
+  }
+
+  private keptMs(): number {
+    return Math.max(this.options.ttlMs, POSITION_KEPT_MS);
+  }
+}
+
+function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
