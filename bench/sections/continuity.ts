@@ -12,7 +12,7 @@ import vm from 'node:vm';
 import { io as ioClient } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import type { Context } from '../context.js';
-import { loadIndex } from '../library.js';
+import { loadIndex, loadRedis } from '../library.js';
 import { bytes, cell, num, ratioCell, type SectionResult, type Target } from '../report.js';
 import { summarize } from '../stats.js';
 
@@ -54,10 +54,14 @@ export async function continuitySection(context: Context): Promise<SectionResult
     ioMs.push(await socketIoRecovery());
   }
 
+  // --- Redis: what one publish costs Redis, history off and on ---
+  const redisCalls = await redisCommandsPerPublish(switchboard, quick ? 200 : 2_000);
+
   // --- memory of a room's stream of 1,000 messages ---
   const perStream = await streamMemory(switchboard, streamRooms);
 
   const met = ratio.median <= HISTORY_PUBLISH_TARGET;
+  const oneRoundTrip = redisCalls.on <= 1.01;
   const targets: Target[] = [
     {
       name: 'continuity, publish with history (memory broker)',
@@ -65,6 +69,12 @@ export async function continuitySection(context: Context): Promise<SectionResult
       measured: ratioCell(ratio),
       met,
       note: met ? undefined : `over by ${((ratio.median - HISTORY_PUBLISH_TARGET) * 100).toFixed(0)} points`,
+    },
+    {
+      name: 'continuity, publish with history (Redis)',
+      wanted: 'one Redis round trip per publish',
+      measured: `${num(redisCalls.on)} round trips per publish`,
+      met: Number.isFinite(redisCalls.on) ? oneRoundTrip : undefined,
     },
   ];
   const recoveryRatio = summarize(hubMs.map((value, index) => value / (ioMs[index] ?? Number.NaN)));
@@ -97,6 +107,18 @@ export async function continuitySection(context: Context): Promise<SectionResult
         ],
       },
       {
+        title: 'Redis: round trips per hub.publish (commands sent, as MONITOR shows them)',
+        columns: ['case', 'round trips per publish'],
+        rows: [
+          ['redisBroker, history off (PUBLISH)', num(redisCalls.off)],
+          ['redisBroker, history on (one script)', num(redisCalls.on)],
+        ],
+        notes: [
+          'Counted by Redis over the publishes of one hub: the commands clients sent, not those run inside a script. ' +
+            'History on is one script: position, stream entry, trim, expiry and the message to the other nodes together.',
+        ],
+      },
+      {
         title: `Memory of a room stream of ${MISSED.toLocaleString('en-US')} messages of 64 B`,
         columns: ['measure', 'value'],
         rows: [
@@ -111,7 +133,7 @@ export async function continuitySection(context: Context): Promise<SectionResult
       },
     ],
     targets,
-    data: { offNs, onNs, hubMs, ioMs, perStream },
+    data: { offNs, onNs, hubMs, ioMs, perStream, redisCalls },
   };
 }
 
@@ -271,4 +293,48 @@ async function streamMemory(switchboard: Switchboard, rooms: number): Promise<nu
   const after = settle();
   await hub.close({ timeoutMs: 100 });
   return (after - before) / rooms;
+}
+
+/**
+ * Round trips to Redis per publish of one hub, history off and on, as Redis saw them: the
+ * commands clients sent (MONITOR), not those a script ran inside. NaN where Redis is not there.
+ */
+async function redisCommandsPerPublish(switchboard: Switchboard, count: number): Promise<{ off: number; on: number }> {
+  const { redisBroker } = await loadRedis();
+  const { Redis } = await import('ioredis');
+  const probe = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await probe.connect();
+  } catch {
+    probe.disconnect();
+    return { off: Number.NaN, on: Number.NaN };
+  }
+  const monitor = await probe.monitor();
+  let sent = 0;
+  let counting = false;
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    // Commands run by a script come from "lua"; the broker's heartbeat (SET of its liveness key) is not a publish's.
+    if (counting && source !== 'lua' && /^(evalsha|eval|publish)$/i.test(args[0] ?? '')) sent++;
+  });
+  const measure = async (history: boolean) => {
+    const server = http.createServer();
+    const prefix = `sb-bench-${Math.random().toString(36).slice(2)}`;
+    const hub = switchboard(server, {
+      broker: redisBroker({ prefix }),
+      ...(history && { history: { size: 1_000, ttlMs: 60_000 } }),
+    });
+    await hub.ready();
+    sent = 0;
+    counting = true;
+    for (let index = 0; index < count; index++) hub.publish('room', PAYLOAD);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    counting = false;
+    await hub.close({ timeoutMs: 100 });
+    return sent / count;
+  };
+  const off = await measure(false);
+  const on = await measure(true);
+  monitor.disconnect();
+  probe.disconnect();
+  return { off, on };
 }
