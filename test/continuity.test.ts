@@ -563,3 +563,42 @@ describe('continuity on Redis: room streams shared by every node', () => {
     client.ws?.close();
   });
 });
+
+describe("Socket.IO's own recovery across nodes (the Redis Streams adapter)", () => {
+  it('a session dropped on A is restored on B, with the user emit published meanwhile', async (t) => {
+    const prefix = `sb-test-${Math.random().toString(36).slice(2)}`;
+    const node = async () => {
+      const server = http.createServer();
+      const hub = switchboard(server, { broker: redisBroker({ url: 'redis://127.0.0.1:6379', prefix }) });
+      const io = hub.socketio(new Server({ path: '/socket.io', connectionStateRecovery: { maxDisconnectionDuration: 60_000 } }), {
+        authenticate: () => ({ userId: 'ann' }),
+      });
+      await hub.ready();
+      const { port } = await listen(server);
+      t.after(async () => {
+        await hub.close({ timeoutMs: 200 });
+        await closeServer(server);
+      });
+      return { hub, io, port };
+    };
+    const a = await node();
+    const b = await node();
+    const client = await connectIo(`http://127.0.0.1:${a.port}`, { transports: ['websocket'] });
+    t.after(() => client.close());
+    const heard: unknown[] = [];
+    client.on('invoice', (data: unknown) => heard.push(data));
+    a.hub.toUser('ann').emit('invoice', 1);
+    await eventually(() => heard.length === 1);
+    // The client goes to B (a load balancer moved it) after a transport drop; A emits meanwhile.
+    const manager = (client as unknown as { io: { uri: string; opts: { reconnection: boolean } } }).io;
+    for (const socket of a.io.sockets.sockets.values()) socket.conn.close();
+    await eventually(() => !client.connected);
+    a.hub.toUser('ann').emit('invoice', 2);
+    await delay(100);
+    manager.uri = `http://127.0.0.1:${b.port}`;
+    client.connect();
+    await eventually(() => client.connected && heard.length === 2, 5_000, 'restored on B with the missed emit');
+    assert.equal(client.recovered, true);
+    assert.deepEqual(heard, [1, 2]);
+  });
+});
