@@ -1,5 +1,8 @@
+import { Listeners } from './listeners.js';
 import type { ConnectOptions } from './options.js';
 import { reporter } from './options.js';
+import type { GapInfo } from './recovery-protocol.js';
+import type { RequestOptions } from './requests.js';
 import { type ConnectionState, type StateListener, StateStore } from './state.js';
 import { type EventHandler, encodeEvent, type MessageHandler, Subscribers } from './subscribers.js';
 
@@ -15,6 +18,7 @@ export abstract class SharedConnection {
   protected readonly report: (error: unknown) => void;
   protected readonly store: StateStore;
   protected readonly subscribers: Subscribers;
+  protected readonly gaps: Listeners<GapInfo>;
   private refs = 0;
   protected finished = false;
   /** Set by the registry: forgets this connection once it is closed for good. */
@@ -25,6 +29,7 @@ export abstract class SharedConnection {
     this.report = reporter(options);
     this.store = new StateStore(this.report);
     this.subscribers = new Subscribers(this.report);
+    this.gaps = new Listeners(this.report);
   }
 
   get state(): ConnectionState {
@@ -37,7 +42,10 @@ export abstract class SharedConnection {
   /** Calls `listener` with every new state; returns the unsubscribe. Bound, like `getState`. */
   readonly onStateChange = (listener: StateListener): (() => void) => this.store.subscribe(listener);
 
-  /** Every message, text or binary. Returns the unsubscribe. */
+  /**
+   * Every message, text or binary. On a route with `recover: true`, room messages come with their
+   * position (`{ room, offset, epoch }`) as the second argument. Returns the unsubscribe.
+   */
   subscribe(handler: MessageHandler): () => void {
     return this.subscribers.subscribe(handler);
   }
@@ -46,6 +54,23 @@ export abstract class SharedConnection {
   on<T = unknown>(event: string, handler: EventHandler<T>): () => void {
     return this.subscribers.on(event, handler);
   }
+
+  /**
+   * On a route with `recover: true`: told when what `room` got while this client was away could
+   * not be replayed (too old for the history, the history was lost, no position to resume from).
+   * Nothing of the gap was delivered; reload the room's state. Returns the unsubscribe.
+   */
+  onGap(listener: (gap: GapInfo) => void): () => void {
+    return this.gaps.add(listener);
+  }
+
+  /**
+   * Sends `event` with `data` to the route's request handler and settles with its answer's data.
+   * Rejects with a `ClientError` carrying the server's `code` on an error answer, `ERR_REQUEST_TIMEOUT`
+   * after `timeoutMs` (default 10 s), `ERR_CONNECTION_CLOSED` when the connection is closed for good.
+   * Waits while offline; sent again with the same id after a reconnect if still unanswered.
+   */
+  abstract request<T = unknown>(event: string, data?: unknown, options?: RequestOptions): Promise<T>;
 
   /**
    * Sends now when open; otherwise queues it (bounded, see `queue`) to be sent in order on the next

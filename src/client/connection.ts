@@ -2,6 +2,10 @@ import { backoffDelay } from './backoff.js';
 import { type Outgoing, SharedConnection } from './base-connection.js';
 import { ClientError } from './errors.js';
 import type { CloseInfo, ConnectOptions, HeartbeatOptions, ReconnectOptions } from './options.js';
+import { sessionPositions } from './position-storage.js';
+import { Recovery } from './recovery.js';
+import type { RoomMessage } from './recovery-protocol.js';
+import { type RequestOptions, validTimeout } from './requests.js';
 import type { Target } from './resolve-target.js';
 import { SendQueue } from './send-queue.js';
 import type { MessageData } from './subscribers.js';
@@ -44,6 +48,7 @@ export class Connection extends SharedConnection {
   private readonly policy: ReconnectOptions | false;
   private readonly heartbeat: Required<HeartbeatOptions> | undefined;
   private readonly unlistenNetwork: () => void;
+  private readonly recovery: Recovery;
 
   constructor(
     key: string,
@@ -56,6 +61,17 @@ export class Connection extends SharedConnection {
     this.heartbeat = options.heartbeat
       ? { ...HEARTBEAT_DEFAULTS, ...(options.heartbeat === true ? {} : options.heartbeat) }
       : undefined;
+    this.recovery = new Recovery(
+      {
+        deliver: (data, message) => this.subscribers.dispatch(data, message),
+        gap: (gap) => this.gaps.emit(gap),
+        position: (position) => this.onPosition?.(position),
+        report: this.report,
+      },
+      options.binaryType ?? 'arraybuffer',
+      (request) => this.transmit(request.frame),
+      options.keepPositions === 'session' ? sessionPositions(key) : undefined,
+    );
     this.unlistenNetwork = this.listenToNetwork();
     void this.dial();
   }
@@ -70,6 +86,35 @@ export class Connection extends SharedConnection {
       return true;
     }
     return this.queue.push(data);
+  }
+
+  request<T = unknown>(event: string, data?: unknown, options?: RequestOptions): Promise<T> {
+    try {
+      return this.relayRequest(this.recovery.requests.newId(), event, data, validTimeout(options)) as Promise<T>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * @internal `request` with the id chosen by the caller: another tab's request, relayed by the tab
+   * or worker that holds the socket. The same id again while pending joins the first.
+   */
+  relayRequest(id: string, event: string, data: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.finished) {
+      return Promise.reject(
+        new ClientError('ERR_CONNECTION_CLOSED', `switchboard/client: request() on the closed connection ${this.key}`),
+      );
+    }
+    return this.recovery.requests.start(id, event, data, timeoutMs);
+  }
+
+  /** @internal told about every position the server gives, so that a tab taking over the socket resumes from it. */
+  onPosition: ((position: RoomMessage) => void) | undefined;
+
+  /** @internal positions learnt before this connection existed (the tab that held the socket before). */
+  seedPositions(positions: Iterable<RoomMessage>): void {
+    for (const position of positions) this.recovery.positions.merge(position);
   }
 
   reconnect(): void {
@@ -90,6 +135,11 @@ export class Connection extends SharedConnection {
     this.retryTimer = undefined;
     this.abandonSocket(1000, 'closed by the app');
     for (const dropped of this.queue.drain()) this.options.queue?.onDrop?.(dropped);
+    this.recovery.positions.flush();
+    this.recovery.requests.failAll(
+      'ERR_CONNECTION_CLOSED',
+      `switchboard/client: the connection ${this.key} was closed before the answer came`,
+    );
     this.store.set({ status: 'closed', retryInMs: undefined, lastCloseCode: 1000, lastCloseReason: 'closed by the app' });
   }
 
@@ -100,7 +150,7 @@ export class Connection extends SharedConnection {
     try {
       const [WebSocketClass, target] = await Promise.all([webSocketConstructor(this.options.WebSocket), this.target()]);
       if (generation !== this.generation) return;
-      socket = new WebSocketClass(target.url, target.protocols);
+      socket = new WebSocketClass(this.recovery.dialUrl(target.url), target.protocols);
     } catch (error) {
       if (generation !== this.generation) return;
       this.report(error);
@@ -130,6 +180,8 @@ export class Connection extends SharedConnection {
     this.everOpened = true;
     // Flushed before the state changes, so that whatever a state listener sends goes after them.
     for (const data of this.queue.drain()) socket.send(data);
+    // Requests after the queued sends: they were either made later, or already sent once on the last socket.
+    this.recovery.opened();
     this.store.set({ status: 'open', retryInMs: undefined });
     const stableAfter = this.policy === false ? undefined : (this.policy.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS);
     if (stableAfter !== undefined) {
@@ -148,7 +200,15 @@ export class Connection extends SharedConnection {
       this.armPing();
       if (this.heartbeat.isPong(data)) return;
     }
-    this.subscribers.dispatch(data);
+    this.recovery.receive(data);
+  }
+
+  /** A request frame onto the open socket; false while there is none (sent on the next open). */
+  private transmit(frame: string): boolean {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== OPEN) return false;
+    socket.send(frame);
+    return true;
   }
 
   private lost(close: CloseInfo, fatal = false): void {

@@ -3,6 +3,8 @@ import { Connection } from './connection.js';
 import { ClientError } from './errors.js';
 import type { Link, LinkEvents } from './link.js';
 import type { ConnectOptions, ShareAcrossTabsOptions } from './options.js';
+import { Positions } from './positions.js';
+import { type RequestOptions, Requests, validTimeout } from './requests.js';
 import type { Target } from './resolve-target.js';
 import { SendQueue } from './send-queue.js';
 import { TabElection, tabElectionAvailable } from './tab-election.js';
@@ -22,6 +24,14 @@ export class CrossTabConnection extends SharedConnection {
   private link: Link | undefined;
   private ready = false;
   private readonly queue: SendQueue<Outgoing>;
+  /** This tab's requests; they go to the holder, and again to the next one if it goes away first. */
+  private readonly requests = new Requests((request) => {
+    if (!this.ready || !this.link) return false;
+    this.link.request(request);
+    return true;
+  });
+  /** The holder's room positions as it relays them, so that this tab resumes from them if elected next. */
+  private readonly positions = new Positions();
   /** How this tab's connection is held: `'shared-worker'` or `'broadcast-channel'`. */
   via: 'shared-worker' | 'broadcast-channel';
 
@@ -58,11 +68,26 @@ export class CrossTabConnection extends SharedConnection {
     return this.queue.push(data);
   }
 
+  request<T = unknown>(event: string, data?: unknown, options?: RequestOptions): Promise<T> {
+    try {
+      if (this.finished) {
+        throw new ClientError('ERR_CONNECTION_CLOSED', `switchboard/client: request() on the closed connection ${this.key}`);
+      }
+      return this.requests.start(this.requests.newId(), event, data, validTimeout(options)) as Promise<T>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   reconnect(): void {
     this.link?.reconnect();
   }
 
   protected shutdown(): void {
+    this.requests.failAll(
+      'ERR_CONNECTION_CLOSED',
+      `switchboard/client: the connection ${this.key} was closed before the answer came`,
+    );
     this.link?.close();
     this.link = undefined;
     this.store.set({ status: 'closed', retryInMs: undefined });
@@ -73,12 +98,23 @@ export class CrossTabConnection extends SharedConnection {
       state: (state) => {
         if (!this.finished) this.store.set(state);
       },
-      message: (data) => {
-        if (!this.finished) this.subscribers.dispatch(data);
+      message: (data, room) => {
+        if (this.finished) return;
+        if (room) this.positions.merge(room);
+        this.subscribers.dispatch(data, room);
       },
+      gap: (gap) => {
+        if (!this.finished) this.gaps.emit(gap);
+      },
+      position: (position) => this.positions.merge(position),
+      answer: (id, outcome) => this.requests.settle(id, outcome),
       ready: (ready) => {
+        const was = this.ready;
         this.ready = ready;
-        if (ready && this.link) for (const data of this.queue.drain()) this.link.send(data);
+        if (!ready || !this.link) return;
+        for (const data of this.queue.drain()) this.link.send(data);
+        // A new holder (or the first): requests the last one did not answer go to it, with their ids.
+        if (!was) this.requests.flush();
       },
       failed: (error) => {
         // The worker script did not load (not served, wrong URL): the tabs elect one of themselves instead.
@@ -99,6 +135,14 @@ export class CrossTabConnection extends SharedConnection {
 
   private electionLink(): Link {
     const { shareAcrossTabs: _, ...own } = this.options;
-    return new TabElection(this.key, () => new Connection(this.key, this.target, own), this.events());
+    return new TabElection(
+      this.key,
+      () => {
+        const host = new Connection(this.key, this.target, own);
+        host.seedPositions(this.positions.entries());
+        return host;
+      },
+      this.events(),
+    );
   }
 }

@@ -25,7 +25,15 @@ export type {
   ShareAcrossTabsOptions,
   UrlInput,
 } from './options.js';
+export {
+  type GapInfo,
+  type GapReason,
+  MAX_RESUME_CHARS,
+  RESUME_PARAM,
+  type RoomMessage,
+} from './recovery-protocol.js';
 export { connect, openConnections } from './registry.js';
+export { DEFAULT_REQUEST_TIMEOUT_MS, type RequestOptions } from './requests.js';
 export { DEFAULT_QUEUE_MAX, type OverflowPolicy, type QueueOptions } from './send-queue.js';
 export type { ConnectionState, ConnectionStatus, StateListener } from './state.js';
 export {

@@ -72,6 +72,24 @@ export interface ConnectOptions {
   onError?: (error: unknown) => void;
   /** Source of jitter, for tests. Default `Math.random`. */
   random?: () => number;
+  /**
+   * Where the room positions of a route with `recover: true` are kept. `'memory'` (default): for
+   * the life of the connection object, which covers every reconnect. `'session'`: in sessionStorage
+   * too, so that a reload of the page resumes (browsers; elsewhere it acts as `'memory'`).
+   */
+  keepPositions?: 'memory' | 'session';
+}
+
+const KEEP_POSITIONS: readonly unknown[] = [undefined, 'memory', 'session'];
+
+/** Option values that cannot work, refused at `connect()` rather than misbehaving later. */
+export function checkOptions(options: ConnectOptions): void {
+  if (!KEEP_POSITIONS.includes(options.keepPositions)) {
+    throw new ClientError(
+      'ERR_CLIENT_OPTIONS',
+      `switchboard/client: keepPositions must be 'memory' or 'session', got ${show(options.keepPositions)}`,
+    );
+  }
 }
 
 export function reporter(options: ConnectOptions): (error: unknown) => void {

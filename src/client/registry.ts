@@ -2,7 +2,7 @@ import type { SharedConnection } from './base-connection.js';
 import { Connection } from './connection.js';
 import { CrossTabConnection, canShareAcrossTabs } from './cross-tab-connection.js';
 import { ClientError } from './errors.js';
-import { assertSameOptions, type ConnectOptions, type Resolvable, type UrlInput } from './options.js';
+import { assertSameOptions, type ConnectOptions, checkOptions, type Resolvable, type UrlInput } from './options.js';
 import { keyOf, resolveTarget } from './resolve-target.js';
 
 interface Entry {
@@ -31,6 +31,7 @@ export function connect(url: Resolvable<UrlInput>, options: ConnectOptions = {})
       'switchboard/client: connect(() => url) needs a `key` option to name the connection, since a function cannot say which URL it will give',
     );
   }
+  checkOptions(options);
   const key = options.key ?? keyOf(url as UrlInput);
   const identity = { ...options, url: typeof url === 'function' ? url : keyOf(url) };
   const existing = open.get(key);

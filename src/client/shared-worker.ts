@@ -4,6 +4,7 @@
  */
 import { Connection } from './connection.js';
 import type { ConnectOptions } from './options.js';
+import { settleAs } from './requests.js';
 import type { Target } from './resolve-target.js';
 import type { GuestMessage, HostMessage, PortableOptions } from './tab-protocol.js';
 
@@ -53,7 +54,8 @@ function createHost(key: string, portable: PortableOptions, first: MessagePort):
     onError: (error) => broadcast(host, { type: 'error', message: error instanceof Error ? error.message : String(error) }),
   };
   host.connection = new Connection(key, () => resolveThroughTabs(host), options);
-  host.connection.subscribe((data) => broadcast(host, { type: 'message', data }));
+  host.connection.subscribe((data, room) => broadcast(host, room ? { type: 'message', data, room } : { type: 'message', data }));
+  host.connection.onGap((gap) => broadcast(host, { type: 'gap', gap }));
   host.connection.onStateChange((state) => broadcast(host, { type: 'state', state }));
   hosts.set(key, host);
   return host;
@@ -93,6 +95,13 @@ function heard(port: MessagePort, message: GuestMessage): void {
   try {
     if (message.type === 'send') host.connection.send(message.data);
     else if (message.type === 'reconnect') host.connection.reconnect();
+    else if (message.type === 'request') {
+      const { id, event, data, timeoutMs } = message;
+      // The worker outlives any one tab, so the answer goes to the tab that asked.
+      void settleAs(() => host.connection.relayRequest(id, event, data, timeoutMs)).then((outcome) =>
+        port.postMessage({ type: 'answer', id, outcome } satisfies HostMessage),
+      );
+    }
   } catch (error) {
     port.postMessage({ type: 'error', message: error instanceof Error ? error.message : String(error) } satisfies HostMessage);
   }

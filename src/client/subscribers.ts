@@ -1,7 +1,13 @@
+import type { RoomMessage } from './recovery-protocol.js';
+
 /** Whatever a WebSocket delivers: text as a string, binary as an ArrayBuffer (or a Blob if the app asked). */
 export type MessageData = string | ArrayBuffer | Blob;
 
-export type MessageHandler = (data: MessageData) => void;
+/**
+ * `message` is the room position of a room message on a route with `recover: true`, and undefined
+ * for every other message, so that `if (message)` tells them apart.
+ */
+export type MessageHandler = (data: MessageData, message?: RoomMessage) => void;
 
 /** The JSON shape `on(event)` understands and `emit(event, data)` sends: `{ "event": "name", "data": … }`. */
 export interface EventMessage<T = unknown> {
@@ -9,7 +15,8 @@ export interface EventMessage<T = unknown> {
   data: T;
 }
 
-export type EventHandler<T = unknown> = (data: T, message: EventMessage<T>) => void;
+/** `message` is the event itself, with `room`, `offset` and `epoch` added for a room message. */
+export type EventHandler<T = unknown> = (data: T, message: EventMessage<T> & Partial<RoomMessage>) => void;
 
 /** `{ event, data }` as a JSON string. */
 export function encodeEvent(event: string, data?: unknown): string {
@@ -42,7 +49,7 @@ export class Subscribers {
 
   subscribe(handler: MessageHandler): () => void {
     // A wrapper per call, so subscribing the same function twice gives two independent subscriptions.
-    const entry: MessageHandler = (data) => handler(data);
+    const entry: MessageHandler = (data, message) => handler(data, message);
     this.all.add(entry);
     return () => {
       this.all.delete(entry);
@@ -55,7 +62,7 @@ export class Subscribers {
       handlers = new Set();
       this.byEvent.set(event, handlers);
     }
-    const entry: EventHandler = (data, message) => handler(data as T, message as EventMessage<T>);
+    const entry: EventHandler = (data, message) => handler(data as T, message as EventMessage<T> & Partial<RoomMessage>);
     handlers.add(entry);
     return () => {
       handlers.delete(entry);
@@ -63,10 +70,10 @@ export class Subscribers {
     };
   }
 
-  dispatch(data: MessageData): void {
+  dispatch(data: MessageData, room?: RoomMessage): void {
     for (const handler of [...this.all]) {
       try {
-        handler(data);
+        handler(data, room);
       } catch (error) {
         this.report(error);
       }
@@ -75,9 +82,10 @@ export class Subscribers {
     const message = decodeEvent(data);
     const handlers = message && this.byEvent.get(message.event);
     if (!message || !handlers) return;
+    const full = room ? { ...message, room: room.room, offset: room.offset, epoch: room.epoch } : message;
     for (const handler of [...handlers]) {
       try {
-        handler(message.data, message);
+        handler(message.data, full);
       } catch (error) {
         this.report(error);
       }

@@ -1,6 +1,7 @@
 import type { Outgoing } from './base-connection.js';
 import type { Connection } from './connection.js';
 import type { Link, LinkEvents } from './link.js';
+import { type OutgoingRequest, settleAs } from './requests.js';
 import { INITIAL_STATE } from './state.js';
 import { channelName, type GuestMessage, type HostMessage } from './tab-protocol.js';
 
@@ -48,6 +49,12 @@ export class TabElection implements Link {
     else this.post({ type: 'send', data });
   }
 
+  request(request: OutgoingRequest): void {
+    const { id, event, data, timeoutMs } = request;
+    if (this.host) this.relay(this.host, id, event, data, timeoutMs, false);
+    else this.post({ type: 'request', id, event, data, timeoutMs });
+  }
+
   reconnect(): void {
     if (this.host) this.host.reconnect();
     else this.post({ type: 'reconnect' });
@@ -70,10 +77,18 @@ export class TabElection implements Link {
     if (this.closed) return Promise.resolve();
     const host = this.createHost();
     this.host = host;
-    host.subscribe((data) => {
-      this.events.message(data);
-      this.post({ type: 'message', data });
+    host.subscribe((data, room) => {
+      this.events.message(data, room);
+      this.post(room ? { type: 'message', data, room } : { type: 'message', data });
     });
+    host.onGap((gap) => {
+      this.events.gap(gap);
+      this.post({ type: 'gap', gap });
+    });
+    host.onPosition = (position) => {
+      this.events.position(position);
+      this.post({ type: 'position', position });
+    };
     host.onStateChange((state) => {
       this.events.state(state);
       this.post({ type: 'state', state });
@@ -92,6 +107,8 @@ export class TabElection implements Link {
     if (this.closed) return;
     if (this.host) {
       if (message.type === 'send') this.host.send(message.data);
+      else if (message.type === 'request')
+        this.relay(this.host, message.id, message.event, message.data, message.timeoutMs, true);
       else if (message.type === 'reconnect') this.host.reconnect();
       else if (message.type === 'hello') this.post({ type: 'state', state: this.host.state });
       return;
@@ -100,11 +117,27 @@ export class TabElection implements Link {
       this.events.state(message.state);
       this.events.ready(true);
     } else if (message.type === 'message') {
-      this.events.message(message.data);
+      this.events.message(message.data, message.room);
+    } else if (message.type === 'gap') {
+      this.events.gap(message.gap);
+    } else if (message.type === 'position') {
+      this.events.position(message.position);
+    } else if (message.type === 'answer') {
+      this.events.answer(message.id, message.outcome);
     } else if (message.type === 'bye') {
       this.events.ready(false);
       this.events.state({ ...INITIAL_STATE, status: 'reconnecting' });
     }
+  }
+
+  /** Runs a request on the socket this tab holds; the answer goes back to this tab, or to all of them. */
+  private relay(host: Connection, id: string, event: string, data: unknown, timeoutMs: number, guest: boolean): void {
+    void settleAs(() => host.relayRequest(id, event, data, timeoutMs)).then((outcome) => {
+      // This tab stepped down meanwhile (its close failed the request): the tabs resend it to the next holder.
+      if (this.closed) return;
+      if (guest) this.post({ type: 'answer', id, outcome });
+      else this.events.answer(id, outcome);
+    });
   }
 
   private post(message: HostMessage | GuestMessage): void {

@@ -1,5 +1,7 @@
 import type { Outgoing } from './base-connection.js';
 import type { ConnectOptions } from './options.js';
+import type { GapInfo, RoomMessage } from './recovery-protocol.js';
+import type { Settled } from './requests.js';
 import type { Target } from './resolve-target.js';
 import type { ConnectionState } from './state.js';
 import type { MessageData } from './subscribers.js';
@@ -7,7 +9,12 @@ import type { MessageData } from './subscribers.js';
 /** What the tab that holds the socket (or the SharedWorker) tells the others. */
 export type HostMessage =
   | { type: 'state'; state: ConnectionState }
-  | { type: 'message'; data: MessageData }
+  | { type: 'message'; data: MessageData; room?: RoomMessage }
+  | { type: 'gap'; gap: GapInfo }
+  /** Elected tab only: every room position, so that whichever tab takes over next resumes from it. */
+  | { type: 'position'; position: RoomMessage }
+  /** Sent to every tab; only the one that made request `id` has it pending. */
+  | { type: 'answer'; id: string; outcome: Settled }
   /** The holder is going away; sends wait until the next one speaks. */
   | { type: 'bye' }
   /** SharedWorker only: the worker cannot run the page's URL and token functions, so a tab does. */
@@ -18,6 +25,7 @@ export type HostMessage =
 export type GuestMessage =
   | { type: 'hello'; key: string; options: PortableOptions }
   | { type: 'send'; data: Outgoing }
+  | { type: 'request'; id: string; event: string; data: unknown; timeoutMs: number }
   | { type: 'reconnect' }
   | { type: 'resolved'; id: number; target?: Target; error?: string }
   | { type: 'bye' };

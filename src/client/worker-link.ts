@@ -1,5 +1,6 @@
 import type { Outgoing } from './base-connection.js';
 import type { Link, LinkEvents } from './link.js';
+import type { OutgoingRequest } from './requests.js';
 import type { Target } from './resolve-target.js';
 import type { GuestMessage, HostMessage, PortableOptions } from './tab-protocol.js';
 
@@ -42,6 +43,10 @@ export class WorkerLink implements Link {
     this.post({ type: 'send', data });
   }
 
+  request({ id, event, data, timeoutMs }: OutgoingRequest): void {
+    this.post({ type: 'request', id, event, data, timeoutMs });
+  }
+
   reconnect(): void {
     this.post({ type: 'reconnect' });
   }
@@ -57,7 +62,9 @@ export class WorkerLink implements Link {
     if (this.closed) return;
     this.heard = true;
     if (message.type === 'state') this.events.state(message.state);
-    else if (message.type === 'message') this.events.message(message.data);
+    else if (message.type === 'message') this.events.message(message.data, message.room);
+    else if (message.type === 'gap') this.events.gap(message.gap);
+    else if (message.type === 'answer') this.events.answer(message.id, message.outcome);
     else if (message.type === 'error') this.events.error(new Error(message.message));
     else if (message.type === 'resolve') {
       this.resolve().then(

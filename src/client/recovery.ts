@@ -1,0 +1,177 @@
+import { ClientError } from './errors.js';
+import { type PositionStore, Positions } from './positions.js';
+import {
+  fromBase64,
+  type GapInfo,
+  type GapReason,
+  isHello,
+  parseControl,
+  positionOf,
+  RESUME_PARAM,
+  type RoomMessage,
+} from './recovery-protocol.js';
+import { type OutgoingRequest, Requests } from './requests.js';
+import type { MessageData } from './subscribers.js';
+
+export interface RecoveryHooks {
+  /** A message for subscribers, with its room position when it came from a room stream. */
+  deliver(data: MessageData, message?: RoomMessage): void;
+  gap(gap: GapInfo): void;
+  /** A position learnt from the server (`pos` or `msg`), for tabs that may take over the socket. */
+  position?(position: RoomMessage): void;
+  report(error: unknown): void;
+}
+
+const GAP_REASONS: readonly string[] = ['expired', 'epoch', 'unknown'];
+
+/**
+ * Reads one connection's frames the way its route speaks: a route whose first frame is the
+ * `hello` of recovery has its `sb` frames taken out of the stream and acted on; any other route is
+ * left exactly as it was. Keeps the positions that the next attempt resumes from.
+ */
+export class Recovery {
+  readonly positions: Positions;
+  readonly requests: Requests;
+  /** Per socket: undefined until its first frame says whether the route recovers. */
+  private recovering: boolean | undefined;
+  /** Rooms placed (`pos`) or reported (`gap`) on the current socket. */
+  private readonly settled = new Set<string>();
+
+  constructor(
+    private readonly hooks: RecoveryHooks,
+    private readonly binaryType: 'arraybuffer' | 'blob',
+    transmit: (request: OutgoingRequest) => boolean,
+    store?: PositionStore,
+  ) {
+    this.positions = new Positions(store);
+    this.requests = new Requests(transmit);
+  }
+
+  /**
+   * The URL of the next attempt: `url` with the positions to resume from, when there are any. Rooms
+   * that do not fit are not tracked here: their `pos` shows the jump and `placed` reports the gap.
+   */
+  dialUrl(url: string): string {
+    const { param } = this.positions.resume();
+    if (param === undefined) return url;
+    const parsed = new URL(url);
+    parsed.searchParams.set(RESUME_PARAM, param);
+    return parsed.href;
+  }
+
+  /** A new socket is open. */
+  opened(): void {
+    this.recovering = undefined;
+    this.settled.clear();
+    this.requests.flush();
+  }
+
+  receive(data: MessageData): void {
+    const frame = parseControl(data);
+    if (this.recovering === undefined) {
+      this.recovering = isHello(frame);
+      if (this.recovering) return;
+    }
+    if (!frame) {
+      this.hooks.deliver(data);
+      return;
+    }
+    if (!this.recovering) {
+      // Without recovery `sb` means nothing to the route; only the answer to one of our own requests is ours.
+      if (!(frame.sb === 'res' && this.requests.answer(frame))) this.hooks.deliver(data);
+      return;
+    }
+    this.control(frame);
+  }
+
+  private control(frame: { sb: string; [key: string]: unknown }): void {
+    switch (frame.sb) {
+      case 'msg':
+        this.message(frame);
+        return;
+      case 'pos':
+        this.placed(frame);
+        return;
+      case 'gap': {
+        const { room, reason } = frame;
+        if (typeof room !== 'string') {
+          this.malformed(frame);
+          return;
+        }
+        this.settled.add(room);
+        this.hooks.gap({
+          room,
+          reason: typeof reason === 'string' && GAP_REASONS.includes(reason) ? (reason as GapReason) : 'unknown',
+        });
+        return;
+      }
+      case 'res':
+        this.requests.answer(frame);
+        return;
+      case 'error':
+        this.hooks.report(
+          new ClientError(
+            typeof frame.code === 'string' ? frame.code : 'ERR_SERVER',
+            `switchboard/client: the server says: ${typeof frame.message === 'string' ? frame.message : JSON.stringify(frame)}`,
+          ),
+        );
+        return;
+      default:
+        // `sb` is reserved on a recovering route: a kind this client does not know yet is not the app's either.
+        return;
+    }
+  }
+
+  private message(frame: { [key: string]: unknown }): void {
+    const position = positionOf(frame);
+    if (!position) {
+      this.malformed(frame);
+      return;
+    }
+    // A replay that overlaps what was already delivered; the server should not send it, but the app must not see it twice.
+    if (this.positions.seen(position)) return;
+    const data = this.payload(frame);
+    if (data === undefined) {
+      this.malformed(frame);
+      return;
+    }
+    this.positions.set(position);
+    this.hooks.position?.(position);
+    this.hooks.deliver(data, position);
+  }
+
+  /** What the same publish would have been on a route without recovery: a text frame, or a binary one. */
+  private payload(frame: { [key: string]: unknown }): MessageData | undefined {
+    if (frame.encoding !== 'base64') return typeof frame.data === 'string' ? frame.data : JSON.stringify(frame.data ?? null);
+    if (typeof frame.data !== 'string') return undefined;
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = fromBase64(frame.data);
+    } catch {
+      return undefined;
+    }
+    return this.binaryType === 'blob' && typeof Blob === 'function' ? new Blob([bytes]) : bytes.buffer;
+  }
+
+  private placed(frame: { [key: string]: unknown }): void {
+    const position = positionOf(frame);
+    if (!position) {
+      this.malformed(frame);
+      return;
+    }
+    const known = this.positions.get(position.room);
+    const first = !this.settled.has(position.room);
+    this.settled.add(position.room);
+    // The stream moved on past what we had and nothing said so: a room left out of the resume
+    // parameter, or a server that could not replay. Reported, so that nothing is lost silently.
+    if (first && known && (known.epoch !== position.epoch || position.offset > known.offset)) {
+      this.hooks.gap({ room: position.room, reason: known.epoch !== position.epoch ? 'epoch' : 'unknown' });
+    }
+    this.positions.set(position);
+    this.hooks.position?.(position);
+  }
+
+  private malformed(frame: unknown): void {
+    this.hooks.report(new ClientError('ERR_SERVER', `switchboard/client: malformed frame ignored: ${JSON.stringify(frame)}`));
+  }
+}
