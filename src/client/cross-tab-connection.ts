@@ -108,13 +108,13 @@ export class CrossTabConnection extends SharedConnection {
       },
       position: (position) => this.positions.merge(position),
       answer: (id, outcome) => this.requests.settle(id, outcome),
-      ready: (ready) => {
+      ready: (ready, newHolder = false) => {
         const was = this.ready;
         this.ready = ready;
         if (!ready || !this.link) return;
         for (const data of this.queue.drain()) this.link.send(data);
         // A new holder (or the first): requests the last one did not answer go to it, with their ids.
-        if (!was) this.requests.flush();
+        if (!was || newHolder) this.requests.flush();
       },
       failed: (error) => {
         // The worker script did not load (not served, wrong URL): the tabs elect one of themselves instead.

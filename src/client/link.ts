@@ -12,8 +12,11 @@ export interface LinkEvents {
   /** A room position the holder learnt (elected tab), kept in case this tab takes over. */
   position(position: RoomMessage): void;
   answer(id: string, outcome: Settled): void;
-  /** Whether sends can go to a holder now; while not, the tab queues them itself. */
-  ready(ready: boolean): void;
+  /**
+   * Whether sends can go to a holder now; while not, the tab queues them itself. `newHolder`: the
+   * socket is now held by another tab than before, which knows nothing of this tab's requests.
+   */
+  ready(ready: boolean, newHolder?: boolean): void;
   /** The link cannot work here (a worker script that did not load); the tab falls back. */
   failed(error: unknown): void;
   error(error: unknown): void;

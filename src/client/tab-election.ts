@@ -24,6 +24,9 @@ export class TabElection implements Link {
   private readonly abort = new AbortController();
   private host: Connection | undefined;
   private resign: (() => void) | undefined;
+  private readonly id = Math.random().toString(36).slice(2);
+  /** The tab that last said it holds the socket. */
+  private holder: string | undefined;
   private closed = false;
   private readonly onPageHide = () => this.post({ type: 'bye' });
 
@@ -91,11 +94,12 @@ export class TabElection implements Link {
     };
     host.onStateChange((state) => {
       this.events.state(state);
-      this.post({ type: 'state', state });
+      this.post({ type: 'state', state, holder: this.id });
     });
     this.events.state(host.state);
-    this.post({ type: 'state', state: host.state });
-    this.events.ready(true);
+    this.post({ type: 'state', state: host.state, holder: this.id });
+    this.holder = this.id;
+    this.events.ready(true, true);
     // The lock goes with the tab anyway; 'bye' only tells the others sooner, so they queue instead of sending into the void.
     addEventListener('pagehide', this.onPageHide);
     return new Promise((resolve) => {
@@ -110,12 +114,14 @@ export class TabElection implements Link {
       else if (message.type === 'request')
         this.relay(this.host, message.id, message.event, message.data, message.timeoutMs, true);
       else if (message.type === 'reconnect') this.host.reconnect();
-      else if (message.type === 'hello') this.post({ type: 'state', state: this.host.state });
+      else if (message.type === 'hello') this.post({ type: 'state', state: this.host.state, holder: this.id });
       return;
     }
     if (message.type === 'state') {
+      const newHolder = message.holder !== this.holder;
+      this.holder = message.holder;
       this.events.state(message.state);
-      this.events.ready(true);
+      this.events.ready(true, newHolder);
     } else if (message.type === 'message') {
       this.events.message(message.data, message.room);
     } else if (message.type === 'gap') {

@@ -8,7 +8,8 @@ import type { MessageData } from './subscribers.js';
 
 /** What the tab that holds the socket (or the SharedWorker) tells the others. */
 export type HostMessage =
-  | { type: 'state'; state: ConnectionState }
+  /** `holder` names the elected tab, so that the others notice a new one even if the last left without a word. */
+  | { type: 'state'; state: ConnectionState; holder?: string }
   | { type: 'message'; data: MessageData; room?: RoomMessage }
   | { type: 'gap'; gap: GapInfo }
   /** Elected tab only: every room position, so that whichever tab takes over next resumes from it. */
