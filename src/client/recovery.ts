@@ -17,7 +17,10 @@ export interface RecoveryHooks {
   /** A message for subscribers, with its room position when it came from a room stream. */
   deliver(data: MessageData, message?: RoomMessage): void;
   gap(gap: GapInfo): void;
-  /** A position learnt from the server (`pos` or `msg`), for tabs that may take over the socket. */
+  /**
+   * A position from a `pos` frame, for tabs that may take over the socket. Not called for `msg`
+   * frames: their position travels with the message itself, to the same tabs.
+   */
   position?(position: RoomMessage): void;
   report(error: unknown): void;
 }
@@ -136,7 +139,6 @@ export class Recovery {
       return;
     }
     this.positions.set(position);
-    this.hooks.position?.(position);
     this.hooks.deliver(data, position);
   }
 
