@@ -18,8 +18,9 @@ import {
   type RoomMessage,
   type SharedConnection,
 } from '../src/client/index.js';
+import { switchboard } from '../src/index.js';
 import { launchChromium } from './browser/chromium.js';
-import { closeServer, eventually } from './helpers.js';
+import { closeServer, eventually, listen } from './helpers.js';
 
 /** One connection as the test server saw it: its URL, its resume parameter decoded, what it sent. */
 interface Seen {
@@ -628,4 +629,95 @@ describe('switchboard/client recovery across tabs, in headless Chromium', () => 
       assert.deepEqual(await read(second, 'gaps'), [{ room: 'g', reason: 'expired' }], 'no gap: the replay covered it');
     });
   }
+});
+
+describe('switchboard/client against the hub’s own recovering route', () => {
+  async function hubWith(size: number) {
+    const server = http.createServer();
+    const hub = switchboard(server, { history: { size, ttlMs: 60_000 } });
+    const wss = hub.ws('/live', {}, { recover: true });
+    const runs: number[] = [];
+    let release: (() => void) | undefined;
+    wss.on('connection', (ws) => {
+      hub.join(ws, 'prices');
+      hub.onRequest(ws, 'add', (data) => (data as { a: number; b: number }).a + (data as { a: number; b: number }).b);
+      // Held until the test lets it go, so that the connection can drop while it runs.
+      hub.onRequest(ws, 'order:create', (data) => {
+        runs.push(data as number);
+        return new Promise((resolve) => {
+          release = () => resolve(`order ${String(data)}`);
+        });
+      });
+    });
+    const { url } = await listen(server);
+    const stop = async () => {
+      await hub.close({ timeoutMs: 500 });
+      if (server.listening) await closeServer(server);
+    };
+    return { hub, wss, url: `${url}/live`, runs, release: () => release?.(), stop };
+  }
+
+  it('gets what was published while it was away exactly once, in order, and a request answered once', async (t) => {
+    const srv = await hubWith(100);
+    t.after(srv.stop);
+    const { conn, heard, gaps, errors } = open(srv.url);
+    await eventually(() => srv.wss.clients.size === 1 && conn.state.status === 'open');
+    assert.equal(await conn.request('add', { a: 1, b: 2 }), 3);
+    await assert.rejects(
+      conn.request('nobody'),
+      (error: unknown) => error instanceof ClientError && error.code === 'ERR_NO_HANDLER',
+    );
+    srv.hub.publish('prices', { p: 1 });
+    await eventually(() => heard.length === 1, 5_000, 'the first price');
+
+    const order = conn.request('order:create', 42);
+    await eventually(() => srv.runs.length === 1, 5_000, 'the handler to start');
+    for (const ws of srv.wss.clients) ws.terminate();
+    srv.hub.publish('prices', { p: 2 });
+    srv.hub.publish('prices', 'three');
+    await eventually(() => heard.length === 3, 5_000, 'the replay');
+    srv.hub.publish('prices', { p: 4 });
+    await eventually(() => heard.length === 4, 5_000, 'a live message after the replay');
+    srv.release();
+    assert.equal(await order, 'order 42');
+    assert.deepEqual(srv.runs, [42], 'the handler ran once for the request and its resend');
+
+    assert.deepEqual(
+      heard.map((each) => each.data),
+      ['{"p":1}', '{"p":2}', 'three', '{"p":4}'],
+    );
+    assert.deepEqual(
+      heard.map((each) => each.message?.offset),
+      [1, 2, 3, 4],
+    );
+    assert.ok(heard.every((each) => each.message?.room === 'prices'));
+    assert.deepEqual(gaps, []);
+    assert.deepEqual(errors, []);
+  });
+
+  it('reports a gap older than the history to onGap, delivering nothing of it', async (t) => {
+    const srv = await hubWith(2);
+    t.after(srv.stop);
+    const { conn, heard, gaps } = open(srv.url);
+    await eventually(() => srv.wss.clients.size === 1 && conn.state.status === 'open');
+    srv.hub.publish('prices', 'before');
+    await eventually(() => heard.length === 1);
+    const states: string[] = [];
+    conn.onStateChange((state) => {
+      states.push(state.status);
+      // Published while the client is surely away: more than the history keeps.
+      if (state.status === 'reconnecting' && states.filter((each) => each === 'reconnecting').length === 1) {
+        for (const n of [1, 2, 3, 4, 5]) srv.hub.publish('prices', `missed ${n}`);
+      }
+    });
+    for (const ws of srv.wss.clients) ws.terminate();
+    await eventually(() => gaps.length === 1, 5_000, 'the gap');
+    assert.deepEqual(gaps, [{ room: 'prices', reason: 'expired' }]);
+    srv.hub.publish('prices', 'after');
+    await eventually(() => heard.length === 2, 5_000, 'a live message after the gap');
+    assert.deepEqual(
+      heard.map((each) => each.data),
+      ['before', 'after'],
+    );
+  });
 });
