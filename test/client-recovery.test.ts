@@ -18,6 +18,7 @@ import {
   type RoomMessage,
   type SharedConnection,
 } from '../src/client/index.js';
+import { redisBroker } from '../src/cluster/redis.js';
 import { switchboard } from '../src/index.js';
 import { launchChromium } from './browser/chromium.js';
 import { closeServer, eventually, listen } from './helpers.js';
@@ -719,5 +720,71 @@ describe('switchboard/client against the hub’s own recovering route', () => {
       heard.map((each) => each.data),
       ['before', 'after'],
     );
+  });
+});
+
+describe('switchboard/client moving between two hubs that share Redis', () => {
+  it('resumes on the other node: what was published away arrives once, in order, user emits included', async (t) => {
+    const prefix = `sb-client-test-${Math.random().toString(36).slice(2)}`;
+    const node = async () => {
+      const server = http.createServer();
+      const hub = switchboard(server, {
+        broker: redisBroker({ url: 'redis://127.0.0.1:6379', prefix }),
+        history: { size: 100, ttlMs: 60_000 },
+      });
+      const wss = hub.ws('/live', {}, { recover: true, authenticate: () => ({ userId: 'ann' }) });
+      wss.on('connection', (ws) => hub.join(ws, 'news'));
+      await hub.ready();
+      const { url } = await listen(server);
+      t.after(async () => {
+        await hub.close({ timeoutMs: 200 });
+        if (server.listening) await closeServer(server);
+      });
+      return { hub, wss, url: `${url}/live` };
+    };
+    const a = await node();
+    const b = await node();
+    // The load balancer's part: the first connection lands on A, every later one on B.
+    let dials = 0;
+    const errors: unknown[] = [];
+    const conn = connect(() => (dials++ === 0 ? a.url : b.url), {
+      ...FAST,
+      key: `moving-${prefix}`,
+      onError: (error) => errors.push(error),
+    });
+    opened.push(conn);
+    const heard: Heard[] = [];
+    conn.subscribe((data, message) => heard.push({ data, message }));
+    const invoices: unknown[] = [];
+    conn.on('invoice', (data, message) => invoices.push([data, message.room]));
+    const gaps: GapInfo[] = [];
+    conn.onGap((gap) => gaps.push(gap));
+
+    await eventually(() => a.wss.clients.size === 1 && conn.state.status === 'open');
+    a.hub.publish('news', 'first');
+    await eventually(() => heard.length === 1, 5_000, 'the first message');
+    let published = false;
+    conn.onStateChange((state) => {
+      if (state.status !== 'reconnecting' || published) return;
+      published = true;
+      for (let n = 1; n <= 5; n++) a.hub.publish('news', `away ${n}`);
+      a.hub.toUser('ann').emit('invoice', { id: 7 });
+    });
+    for (const ws of a.wss.clients) ws.terminate();
+    await eventually(() => b.wss.clients.size === 1 && heard.length === 7, 10_000, 'the replay on B');
+    b.hub.publish('news', 'live on B');
+    await eventually(() => heard.length === 8, 5_000, 'a live message on B');
+    const news = heard.filter((each) => each.message?.room === 'news');
+    assert.deepEqual(
+      news.map((each) => each.data),
+      ['first', 'away 1', 'away 2', 'away 3', 'away 4', 'away 5', 'live on B'],
+    );
+    assert.deepEqual(
+      news.map((each) => each.message?.offset),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
+    assert.deepEqual(invoices, [[{ id: 7 }, 'user:ann']]);
+    assert.deepEqual(gaps, []);
+    assert.deepEqual(errors, []);
   });
 });
