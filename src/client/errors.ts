@@ -8,9 +8,7 @@ export type ClientErrorCode =
   /** The server answered a request with an error that carried no code of its own. */
   | 'ERR_REQUEST_FAILED'
   /** The server sent an `error` frame without a code, or a frame this client could not read. */
-  | 'ERR_SERVER'
-  /** What this mode of the client cannot do (see the README). */
-  | 'ERR_UNSUPPORTED';
+  | 'ERR_SERVER';
 
 /**
  * Codes let callers branch on a failure without parsing its message. A request's error answer
