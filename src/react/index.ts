@@ -63,7 +63,7 @@ export function useMessages(connection: SharedConnection | undefined, handler: M
   latest.current = handler;
   useEffect(() => {
     if (!connection) return undefined;
-    return connection.subscribe((data) => latest.current(data));
+    return connection.subscribe((data, message) => latest.current(data, message));
   }, [connection]);
 }
 
