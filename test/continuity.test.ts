@@ -538,6 +538,49 @@ describe('continuity on Redis: room streams shared by every node', () => {
     client.ws?.close();
   });
 
+  it('a request resent to another node after a drop runs its handler once in the cluster, and the answer arrives', async () => {
+    const prefix = `sb-test-${Math.random().toString(36).slice(2)}`;
+    let runs = 0;
+    let release: (() => void) | undefined;
+    const node = async () => {
+      const server = http.createServer();
+      const hub = switchboard(server, { broker: redisBroker({ url: REDIS, prefix }), history: { size: 10, ttlMs: 60_000 } });
+      hub.ws('/live', {}, { recover: true, authenticate: () => ({ userId: 'ann' }) }).on('connection', (ws) => {
+        hub.onRequest(ws, 'pay', async () => {
+          runs++;
+          await new Promise<void>((resolve) => (release = resolve));
+          return { paid: true };
+        });
+      });
+      await hub.ready();
+      const { url } = await listen(server);
+      hubs.push({ stop: () => hub.close({ timeoutMs: 200 }).then(() => closeServer(server)) });
+      return `${url}/live`;
+    };
+    const [a, b] = [await node(), await node()];
+    const request = JSON.stringify({ sb: 'req', id: 'pay-1', event: 'pay', data: {} });
+    const first = new WebSocket(a);
+    await new Promise((resolve) => first.once('open', resolve));
+    first.send(request);
+    await eventually(() => release !== undefined);
+    first.terminate();
+    const second = new WebSocket(b);
+    const answers: Frame[] = [];
+    second.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Frame;
+      if (frame.sb === 'res') answers.push(frame);
+    });
+    await new Promise((resolve) => second.once('open', resolve));
+    second.send(request);
+    await delay(150);
+    assert.equal(runs, 1, 'B waits for the run on A instead of running it again');
+    release?.();
+    await eventually(() => answers.length === 1);
+    assert.deepEqual(answers[0], { sb: 'res', id: 'pay-1', data: { paid: true } });
+    assert.equal(runs, 1);
+    second.close();
+  });
+
   it('a node killed with SIGKILL: its client recovers on the other node what was published meanwhile', async () => {
     const env = { REDIS_URL: REDIS, PREFIX: `sb-test-${Math.random().toString(36).slice(2)}`, HISTORY: '1' };
     const start = async () => {

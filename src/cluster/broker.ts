@@ -1,4 +1,5 @@
 import type { Server as SocketIOServer } from 'socket.io';
+import type { AnswerRecord } from '../continuity/answer-record.js';
 import type { HistoryOptions, HistoryStore } from '../continuity/history.js';
 
 /** A message between the hubs of a cluster. Payloads are strings or base64 (binary). */
@@ -50,6 +51,8 @@ export interface Broker {
    * A broker without it keeps no history.
    */
   history?(options: HistoryOptions): HistoryStore;
+  /** The cluster's record of request answers (see continuity/answer-record.ts); in one process the hub's own suffices. */
+  answers?(): AnswerRecord;
 }
 
 export type BrokerStatus = { up: true } | { up: false; error: Error };

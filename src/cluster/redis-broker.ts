@@ -2,7 +2,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Server as SocketIOServer } from 'socket.io';
 import { optionalRequire } from '../adapters/optional-require.js';
+import { RedisAnswerRecord } from '../continuity/answer-record.js';
 import { RedisHistory } from '../continuity/redis-history.js';
+import { ANSWERS_KEPT_MS } from '../continuity/requests.js';
 import { SwitchboardError } from '../errors.js';
 import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, newNodeId } from './broker.js';
 import { RedisUserRegistry } from './redis-users.js';
@@ -122,6 +124,9 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
         ttlMs: historyOptions.ttlMs,
       });
       return history;
+    },
+    answers() {
+      return new RedisAnswerRecord(connect().publisher, prefix, ANSWERS_KEPT_MS);
     },
     join(onMessage, onStatus): BrokerLink {
       const { publisher, ready } = connect();

@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws';
+import type { AnswerRecord } from './answer-record.js';
 import { type Answer, answerFrame, errorFrame, parseRequest } from './wire.js';
 
 /** What a request handler is given besides the data. */
@@ -13,7 +14,7 @@ export interface RequestContext {
 export type RequestHandler = (data: unknown, ctx: RequestContext) => unknown;
 
 /** How long an answer is kept for a request sent again after a reconnect. */
-const ANSWERS_KEPT_MS = 2 * 60_000;
+export const ANSWERS_KEPT_MS = 2 * 60_000;
 
 /**
  * `hub.onRequest(ws, event, handler)`: acknowledged requests. A request is answered once per id:
@@ -27,7 +28,11 @@ export class Requests {
   private readonly answers = new Map<string, { answer: Promise<Answer>; at: number }>();
   private readonly sweep: NodeJS.Timeout;
 
-  constructor(private readonly reportError: (error: unknown, fields: Record<string, unknown>) => void) {
+  constructor(
+    private readonly reportError: (error: unknown, fields: Record<string, unknown>) => void,
+    /** The cluster's record (Redis), so that a request resent to another node runs once there too. */
+    private readonly record?: AnswerRecord,
+  ) {
     this.sweep = setInterval(() => this.forgetOld(), 30_000);
     this.sweep.unref();
   }
@@ -78,10 +83,31 @@ export class Requests {
         );
         return;
       }
-      kept = { answer: this.run(handler, request.data, { ws, id: request.id, event: request.event }), at: Date.now() };
+      const ctx = { ws, id: request.id, event: request.event };
+      kept = {
+        answer: this.record ? this.runOnce(key, handler, request.data, ctx) : this.run(handler, request.data, ctx),
+        at: Date.now(),
+      };
       this.answers.set(key, kept);
     }
     void kept.answer.then((answer) => send(ws, answerFrame(request.id, answer)));
+  }
+
+  /** Runs the handler unless another node claimed the id first, whose answer is then this one. */
+  private async runOnce(key: string, handler: RequestHandler, data: unknown, ctx: RequestContext): Promise<Answer> {
+    const record = this.record as AnswerRecord;
+    let claim: 'run' | Answer;
+    try {
+      claim = await record.claim(key);
+    } catch (error) {
+      // Without the record this node cannot know; running is the lesser harm than no answer at all.
+      this.reportError(error, { during: 'request record', event: ctx.event });
+      return this.run(handler, data, ctx);
+    }
+    if (claim !== 'run') return claim;
+    const answer = await this.run(handler, data, ctx);
+    await record.settle(key, answer).catch((error) => this.reportError(error, { during: 'request record', event: ctx.event }));
+    return answer;
   }
 
   private async run(handler: RequestHandler, data: unknown, ctx: RequestContext): Promise<Answer> {

@@ -57,11 +57,11 @@ export class Realtime {
     private readonly hub: Hub,
     private readonly options: RealtimeOptions,
   ) {
-    this.requests = new Requests((error, fields) => hub.reportError(error, fields));
     this.link = options.broker.join(
       (message) => this.fromOtherNode(message),
       (status) => this.brokerStatus(status),
     );
+    this.requests = new Requests((error, fields) => hub.reportError(error, fields), options.broker.answers?.());
     this.continuity = new Continuity(historyOf(options), options.slowConsumers, this.link, (error, fields) =>
       hub.reportError(error, fields),
     );
