@@ -10,15 +10,16 @@ export function onFirstWrite(
   socket: Duplex,
   onFirstWrite: (chunk: unknown) => void,
   /**
-   * Watch `end()` only: for a route that reports its `101` itself (`ctx.accept`), whose library
-   * writes its refusals with `end()` (ws does); the accepted handshake's writes then pass untouched.
+   * Report `end()` only: for a route that reports its `101` itself (`ctx.accept`), whose library
+   * writes its refusals with `end()` (ws does). Its first `write()` is then the `101`: the watch
+   * ends there without a report, and the accepted handshake's later writes pass untouched.
    */
   endOnly = false,
 ): () => void {
   // Own properties shadow the prototype's methods; putting back what was there restores them exactly.
   const target = socket as unknown as Record<'write' | 'end', unknown>;
   const before = {
-    write: endOnly ? undefined : Object.getOwnPropertyDescriptor(target, 'write'),
+    write: Object.getOwnPropertyDescriptor(target, 'write'),
     end: Object.getOwnPropertyDescriptor(target, 'end'),
   };
   let restored = false;
@@ -26,25 +27,25 @@ export function onFirstWrite(
     if (restored) return;
     restored = true;
     // In the reverse order of their adding: V8 then rolls the socket back to its former shape.
-    // Deleting them in any other order turns the socket into a slow dictionary-mode object for the
-    // rest of its life, which costs every later write and a few hundred bytes per connection.
-    for (const key of endOnly ? (['end'] as const) : (['end', 'write'] as const)) {
+    // Deleting them in any other order, or after the library added a property of its own (ws
+    // sets its WebSocket on the socket right after the 101), turns the socket into a slow
+    // dictionary-mode object for the rest of its life, which costs every later access to it, and
+    // memory and collection time per connection. So both come off at the library's first write,
+    // before it sets the connection up, even where only end() is reported.
+    for (const key of ['end', 'write'] as const) {
       const descriptor = before[key];
       if (descriptor) Object.defineProperty(target, key, descriptor);
       else delete target[key];
     }
   };
-  const seen = (chunk: unknown) => {
+  target.write = function write(this: Duplex, chunk: unknown, ...rest: unknown[]) {
     restore();
-    onFirstWrite(chunk);
+    if (!endOnly) onFirstWrite(chunk);
+    return (this.write as (...args: unknown[]) => boolean)(chunk, ...rest);
   };
-  if (!endOnly)
-    target.write = function write(this: Duplex, chunk: unknown, ...rest: unknown[]) {
-      seen(chunk);
-      return (this.write as (...args: unknown[]) => boolean)(chunk, ...rest);
-    };
   target.end = function end(this: Duplex, chunk?: unknown, ...rest: unknown[]) {
-    seen(typeof chunk === 'function' ? undefined : chunk);
+    restore();
+    onFirstWrite(typeof chunk === 'function' ? undefined : chunk);
     return (this.end as (...args: unknown[]) => Duplex)(chunk, ...rest);
   };
   return restore;
