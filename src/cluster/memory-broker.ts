@@ -1,6 +1,5 @@
-import { isDeepStrictEqual } from 'node:util';
+import { checkSharedHistory } from '../continuity/history.js';
 import { MemoryHistory } from '../continuity/memory-history.js';
-import { invalidOption } from '../hub/options.js';
 import type { Broker, BrokerLink, BusMessage } from './broker.js';
 import { newNodeId } from './broker.js';
 import { MemoryUserRegistry } from './memory-users.js';
@@ -16,12 +15,7 @@ export function memoryBroker(): Broker {
   return {
     kind: 'memory',
     history(options) {
-      if (history && !isDeepStrictEqual(history.options, options)) {
-        throw invalidOption(
-          `switchboard(server, { history: ${JSON.stringify(options)} }): the hubs of one broker share its history, ` +
-            `which was set up with ${JSON.stringify(history.options)}. Give every hub the same history options.`,
-        );
-      }
+      checkSharedHistory(history?.options, options);
       history ??= new MemoryHistory({ size: options.size, ttlMs: options.ttlMs });
       return history;
     },

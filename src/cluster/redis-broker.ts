@@ -1,8 +1,8 @@
-import { isDeepStrictEqual } from 'node:util';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Server as SocketIOServer } from 'socket.io';
 import { optionalRequire } from '../adapters/optional-require.js';
 import { RedisAnswerRecord } from '../continuity/answer-record.js';
+import { checkSharedHistory } from '../continuity/history.js';
 import { RedisHistory } from '../continuity/redis-history.js';
 import { ANSWERS_KEPT_MS } from '../continuity/requests.js';
 import { SwitchboardError } from '../errors.js';
@@ -112,13 +112,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
   return {
     kind: 'redis',
     history(historyOptions) {
-      if (history && !isDeepStrictEqual(history.options, historyOptions)) {
-        throw new SwitchboardError(
-          'ERR_INVALID_OPTION',
-          `switchboard(server, { history: ${JSON.stringify(historyOptions)} }): the hubs of one broker share its history, ` +
-            `which was set up with ${JSON.stringify(history.options)}. Give every hub the same history options.`,
-        );
-      }
+      checkSharedHistory(history?.options, historyOptions);
       history ??= new RedisHistory(connect().publisher, prefix, channel, {
         size: historyOptions.size,
         ttlMs: historyOptions.ttlMs,

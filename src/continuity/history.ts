@@ -71,3 +71,13 @@ export function checkHistoryOptions(history: unknown): HistoryOptions | undefine
   }
   return history as HistoryOptions;
 }
+
+/** The hubs of one broker share its history: a hub that asks for other options than the first one's is refused. */
+export function checkSharedHistory(existing: HistoryOptions | undefined, asked: HistoryOptions): void {
+  if (existing && (existing.size !== asked.size || existing.ttlMs !== asked.ttlMs)) {
+    throw invalidOption(
+      `switchboard(server, { history: ${JSON.stringify(asked)} }): the hubs of one broker share its history, ` +
+        `which was set up with ${JSON.stringify(existing)}. Give every hub the same history options.`,
+    );
+  }
+}
