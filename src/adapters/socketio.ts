@@ -2,13 +2,10 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Namespace, Server as SocketIOServer } from 'socket.io';
 import { SwitchboardError } from '../errors.js';
-import type { Hub, Route, RouteOptions, UpgradeContext } from '../hub/index.js';
+import { type Hub, type Route, type RouteOptions, requestContext, setRequestContext, type UpgradeContext } from '../hub/index.js';
 import { type NamespaceGate, takePartInConnects } from './socketio-namespace.js';
 
 export type { NamespaceGate } from './socketio-namespace.js';
-
-/** The hub's context of the request that opened an engine.io session (its handshake). */
-const CONTEXT = new WeakMap<IncomingMessage, UpgradeContext>();
 
 /**
  * Where `io.attach()` puts engine.io instead of the real server: engine.io (and Socket.IO's
@@ -90,11 +87,11 @@ export function mountSocketIO(
     authenticatesOnConnect: true,
     isContinuation: (_req, ctx) => ctx.query.has('sid'),
     handle(req, socket, head, ctx) {
-      CONTEXT.set(req, ctx);
+      setRequestContext(req, ctx);
       standIn.emit('upgrade', req, socket, head);
     },
     handleRequest(req, res, ctx) {
-      CONTEXT.set(req, ctx);
+      setRequestContext(req, ctx);
       standIn.emit('request', req, res);
     },
     dispose: () => new Promise<void>((resolve) => io.close(() => resolve())),
@@ -103,7 +100,7 @@ export function mountSocketIO(
   // Read again after attach(): the check above narrowed it to 'absent'.
   const engine = (io as { engine: unknown }).engine as EventEmitter;
   engine.on('connection', (conn: EngineSocket) => {
-    const ctx = CONTEXT.get(conn.request);
+    const ctx = requestContext(conn.request);
     hub.trackConnection(
       route,
       conn,
@@ -113,7 +110,7 @@ export function mountSocketIO(
   });
 
   warnOfUnusedConnectArgument(hub, route);
-  const contextOf = (req: IncomingMessage) => CONTEXT.get(req);
+  const contextOf = (req: IncomingMessage) => requestContext(req);
   const install = (nsp: Namespace) => takePartInConnects(hub, route, nsp, contextOf, gate);
   for (const nsp of namespacesOf(io)) install(nsp);
   io.on('new_namespace', install);

@@ -2,7 +2,15 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ServerOptions, type WebSocket, WebSocketServer } from 'ws';
 import { SwitchboardError } from '../errors.js';
-import { type Hub, type Route, type RouteOptions, type UpgradeContext, writeRejection } from '../hub/index.js';
+import {
+  type Hub,
+  type Route,
+  type RouteOptions,
+  requestContext,
+  setRequestContext,
+  type UpgradeContext,
+  writeRejection,
+} from '../hub/index.js';
 
 declare module 'ws' {
   interface WebSocket {
@@ -11,11 +19,9 @@ declare module 'ws' {
   }
 }
 
-const CONTEXT = new WeakMap<IncomingMessage, UpgradeContext>();
-
 /** The hub's view of a handshake (params, principal, identity), from the `req` of a `'connection'` event. */
 export function contextOf<Principal = unknown>(req: IncomingMessage): UpgradeContext<Principal> | undefined {
-  return CONTEXT.get(req) as UpgradeContext<Principal> | undefined;
+  return requestContext<Principal>(req);
 }
 
 /** `ws` options without the ones the hub owns (it listens, it routes). */
@@ -62,7 +68,7 @@ export function mountWs(
     reportsRefusals: refusalsToHub,
     owner: mount.owner,
     handle(req, socket, head, ctx) {
-      CONTEXT.set(req, ctx);
+      setRequestContext(req, ctx);
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         if (ctx.principal !== undefined) ws.principal = ctx.principal;
         ctx.accept(ws);
@@ -90,7 +96,7 @@ function answerRefusal(this: WebSocketServer, error: Error, socket: Duplex, req:
   if (this.listenerCount('wsClientError') > 1) return;
   const status = /method/i.test(error.message) ? 405 : 400;
   const headers = /version/i.test(error.message) ? { 'Sec-WebSocket-Version': '13, 8' } : undefined;
-  const ctx = CONTEXT.get(req);
+  const ctx = requestContext(req);
   if (ctx) ctx.reject(status, error.message, headers);
   else writeRejection(socket, status, error.message, headers);
 }

@@ -171,8 +171,11 @@ function runChecks(
     }
     if (outcome) return { admitted: false, ...outcome };
   }
-  return { admitted: true, principal, identity };
+  return principal === undefined && identity === undefined ? ADMITTED_ANONYMOUS : { admitted: true, principal, identity };
 }
+
+/** The verdict of most handshakes (no authenticate), shared rather than made for each of them. */
+const ADMITTED_ANONYMOUS: Verdict = Object.freeze({ admitted: true, principal: undefined, identity: undefined });
 
 export function originAllowed(
   origins: readonly string[] | ((origin: string | undefined) => boolean),

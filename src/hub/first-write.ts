@@ -51,6 +51,51 @@ export function onFirstWrite(
   return restore;
 }
 
+/** Told of the first `end()` on a socket watched with `watchEnd`. */
+export interface EndWatcher {
+  routeEnded(chunk: unknown): void;
+}
+
+const END_WATCHER = Symbol('switchboard.endWatcher');
+type EndWatched = Duplex & { [END_WATCHER]?: EndWatcher | undefined };
+
+/**
+ * Reports the first `end()` of a handshake socket to `watcher`, for a route that reports its `101`
+ * itself and whose library refuses with `end()` (ws on the guard's mounts): the cheap form of
+ * `onFirstWrite(socket, …, true)`, which guarded handshakes take every time. Nothing is made per
+ * handshake: the socket gets a slot for its watcher and one shared `end`, both added before the
+ * library adds its own properties and never deleted, so every socket keeps one fast shape.
+ * `unwatchEnd` empties the slot; the shared `end` then only hands over to the socket's own.
+ * Returns false, watching nothing, when the socket already has an `end` of its own (another
+ * library patched it): `onFirstWrite` handles that case.
+ */
+export function watchEnd(socket: Duplex, watcher: EndWatcher): boolean {
+  const target = socket as EndWatched;
+  if (target.end !== watchedEnd) {
+    if (Object.hasOwn(target, 'end')) return false;
+    target[END_WATCHER] = watcher;
+    target.end = watchedEnd;
+  } else {
+    target[END_WATCHER] = watcher;
+  }
+  return true;
+}
+
+export function unwatchEnd(socket: Duplex): void {
+  (socket as EndWatched)[END_WATCHER] = undefined;
+}
+
+function watchedEnd(this: EndWatched, ...args: unknown[]): Duplex {
+  const watcher = this[END_WATCHER];
+  if (watcher !== undefined) {
+    this[END_WATCHER] = undefined;
+    watcher.routeEnded(typeof args[0] === 'function' ? undefined : args[0]);
+  }
+  // The socket's class's own end(), as a socket without the watch would have called it.
+  const end = Object.getPrototypeOf(this).end as (...args: unknown[]) => Duplex;
+  return end.apply(this, args);
+}
+
 /** The status code of an HTTP/1.x status line at the start of `chunk`, if there is one. */
 export function statusOf(chunk: unknown): number | undefined {
   if (chunk === undefined || chunk === null) return undefined;

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Match } from '../router/index.js';
 import { type AdmissionCheck, admit, isPromiseLike, type Verdict } from './admission.js';
-import { onFirstWrite, statusOf } from './first-write.js';
+import { type EndWatcher, onFirstWrite, statusOf, unwatchEnd, watchEnd } from './first-write.js';
 import { writeRejection } from './reject.js';
 import type { RequestTarget } from './request-target.js';
 import type { Route } from './route.js';
@@ -29,7 +29,7 @@ type Phase = 'checking' | 'handling' | 'done';
  * rejection, or a 408 on timeout. A client that goes away meanwhile ends it without calling
  * anything further.
  */
-export class Handshake implements UpgradeContext {
+export class Handshake implements UpgradeContext, EndWatcher {
   readonly params: Record<string, string>;
   readonly path: string;
   readonly host: string | undefined;
@@ -46,6 +46,8 @@ export class Handshake implements UpgradeContext {
   private reservation = false;
   private timer: NodeJS.Timeout | undefined;
   private restoreWrites: (() => void) | undefined;
+  /** The socket's `end()` is watched with `watchEnd` (the route's library refuses with it). */
+  private watchingEnd = false;
   /**
    * Only while the handshake is pending. Its callbacks are made per call and dropped at the
    * answer, not kept as bound fields: the context lives as long as the connection, and per
@@ -163,7 +165,8 @@ export class Handshake implements UpgradeContext {
     // Routes that report every answer through ctx need no watch on the socket (patching a socket's
     // methods costs a shape change per handshake); the others are watched for their first write.
     if (!this.route.reportsRefusals) {
-      this.restoreWrites = onFirstWrite(this.socket, (chunk) => this.onRouteWrite(chunk), this.route.reportsAcceptance);
+      if (this.route.reportsAcceptance && watchEnd(this.socket, this)) this.watchingEnd = true;
+      else this.restoreWrites = onFirstWrite(this.socket, (chunk) => this.onRouteWrite(chunk), this.route.reportsAcceptance);
     }
     try {
       const result = this.route.handle(this.req as IncomingMessage, this.socket, this.head as Buffer, this);
@@ -176,6 +179,12 @@ export class Handshake implements UpgradeContext {
   private handlerFailed(error: unknown): void {
     this.hub.reportError(error, { during: 'handler', pattern: this.route.pattern, path: this.path });
     if (this.phase !== 'done') this.reject(500, 'route handler failed');
+  }
+
+  /** @internal The route's library ended the socket (see `watchEnd`). */
+  routeEnded(chunk: unknown): void {
+    this.watchingEnd = false;
+    this.onRouteWrite(chunk);
   }
 
   /** The route's library wrote its answer itself: `101`, or its own refusal such as `ws`'s `400`. */
@@ -220,6 +229,10 @@ export class Handshake implements UpgradeContext {
     this.timer = undefined;
     this.restoreWrites?.();
     this.restoreWrites = undefined;
+    if (this.watchingEnd) {
+      this.watchingEnd = false;
+      unwatchEnd(this.socket);
+    }
     if (this.closeListener) this.socket.removeListener('close', this.closeListener);
     this.closeListener = undefined;
     if (this.reservation) {

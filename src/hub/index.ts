@@ -14,6 +14,7 @@ export { consoleLogger, type Logger } from './logger.js';
 export type { HubOptions, ResolvedHubOptions } from './options.js';
 export { existingHub, hubFor } from './registry.js';
 export { writeRejection } from './reject.js';
+export { requestContext, setRequestContext } from './request-context.js';
 export { parseRequestTarget, type RequestTarget } from './request-target.js';
 export type { ConnectionHandle, RequestHandler } from './route.js';
 export { Route, type RouteSpec } from './route.js';

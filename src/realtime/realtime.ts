@@ -215,7 +215,9 @@ export class Realtime {
   private connected({ route, connection, ctx }: ConnectionEvent): void {
     if (route.tracksOwnConnections || !(connection instanceof WebSocket)) return;
     const ws = connection;
-    const { userId, tenantId } = ctx.identity ?? {};
+    const identity = ctx.identity;
+    if (identity === undefined && !route.options.recover) return;
+    const { userId, tenantId } = identity ?? {};
     if (userId !== undefined) this.requests.scope(ws, userId);
     if (route.options.recover) {
       this.continuity.opened(ws, ctx.query);
