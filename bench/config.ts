@@ -9,6 +9,11 @@ export interface Config {
   rounds: { handshake: number; echo: number; memory: number; guard: number; routing: number; fanout: number };
   handshake: { concurrency: number[]; warmupMs: number; measureMs: number; withLargeTable: boolean };
   echo: { connections: number; payloadBytes: number; warmupMs: number; measureMs: number };
+  /**
+   * The guard section warms both servers up past V8's optimising (see bench/sections/guard.ts),
+   * then alternates short handshake windows between them.
+   */
+  guard: { warmupMs: number; windows: number; windowMs: number };
   memory: { counts: number[]; warmupConnections: number };
   routing: { sizes: number[]; iterations: number };
   fanout: {
@@ -32,6 +37,7 @@ export const FULL: Config = {
   rounds: { handshake: 3, echo: 5, memory: 3, guard: 3, routing: 5, fanout: 2 },
   handshake: { concurrency: [1, 64, 512], warmupMs: 700, measureMs: 2_000, withLargeTable: true },
   echo: { connections: 64, payloadBytes: 64, warmupMs: 800, measureMs: 3_000 },
+  guard: { warmupMs: 6_000, windows: 14, windowMs: 600 },
   memory: { counts: [1_000, 10_000], warmupConnections: 500 },
   routing: { sizes: [1, 100, 1_000, 10_000], iterations: 100_000 },
   fanout: {
@@ -52,6 +58,7 @@ export const QUICK: Config = {
   rounds: { handshake: 1, echo: 1, memory: 1, guard: 1, routing: 2, fanout: 1 },
   handshake: { concurrency: [1, 64], warmupMs: 200, measureMs: 600, withLargeTable: false },
   echo: { connections: 16, payloadBytes: 64, warmupMs: 200, measureMs: 600 },
+  guard: { warmupMs: 800, windows: 3, windowMs: 300 },
   memory: { counts: [300], warmupConnections: 100 },
   routing: { sizes: [1, 100, 10_000], iterations: 30_000 },
   fanout: { counts: [300], warmupMessages: 2, messages: 10, sizes: [64, 4_096], crossNode: { clients: 20, messages: 20 } },

@@ -41,6 +41,14 @@ const KEYS = Array.from({ length: 64 }, () => {
   };
 });
 
+/**
+ * Client source addresses, taken in turn: a client that closes first leaves its side in TIME_WAIT
+ * for a minute, and at thousands of handshakes a second one address runs out of ports within a
+ * run; the kernel's search for a free one then adds to the time of every connect, unevenly. Each
+ * address of 127/8 is its own set of ports (the held connections use 127.0.0.x, these 127.1.x.y).
+ */
+const SOURCE_ADDRESSES = Array.from({ length: 256 }, (_, index) => `127.1.${index >> 6}.${(index & 63) + 1}`);
+
 export async function runHandshakes(job: HandshakeJob): Promise<HandshakeResult> {
   const window = new MeasureWindow();
   const latency = new LatencyRecorder();
@@ -70,7 +78,8 @@ export async function runHandshakes(job: HandshakeJob): Promise<HandshakeResult>
   const connectRaw = (): void => {
     const { request, accept } = requests[sequence++ % requests.length] as (typeof requests)[number];
     const startedAt = performance.now();
-    const socket = net.connect({ host: url.hostname, port, noDelay: true });
+    const localAddress = url.hostname === '127.0.0.1' ? SOURCE_ADDRESSES[sequence % SOURCE_ADDRESSES.length] : undefined;
+    const socket = net.connect({ host: url.hostname, port, noDelay: true, localAddress });
     let response = '';
     let finished = false;
     const finish = (error?: unknown) => {

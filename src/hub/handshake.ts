@@ -32,7 +32,6 @@ type Phase = 'checking' | 'handling' | 'done';
 export class Handshake implements UpgradeContext, EndWatcher {
   readonly params: Record<string, string>;
   readonly path: string;
-  readonly host: string | undefined;
   readonly protocols: readonly string[];
   readonly pattern: string;
   principal: unknown = undefined;
@@ -55,7 +54,6 @@ export class Handshake implements UpgradeContext, EndWatcher {
    */
   private closeListener: (() => void) | undefined;
   private queryCache: URLSearchParams | undefined;
-  private readonly rawQuery: string;
   private address: string | undefined;
   /** Held only until the handshake is answered: the context outlives it, the request need not. */
   private req: IncomingMessage | undefined;
@@ -65,7 +63,7 @@ export class Handshake implements UpgradeContext, EndWatcher {
     private readonly hub: HandshakeHost,
     private readonly route: Route,
     match: Match<Route>,
-    target: RequestTarget,
+    private readonly target: RequestTarget,
     ip: string | undefined,
     req: IncomingMessage,
     private readonly socket: Duplex,
@@ -75,15 +73,17 @@ export class Handshake implements UpgradeContext, EndWatcher {
     this.head = head;
     this.params = match.params;
     this.path = target.path;
-    this.rawQuery = target.rawQuery;
-    this.host = target.host;
     this.protocols = target.protocols;
     this.pattern = route.pattern;
     this.address = ip;
   }
 
+  get host(): string | undefined {
+    return this.target.host;
+  }
+
   get query(): URLSearchParams {
-    this.queryCache ??= new URLSearchParams(this.rawQuery);
+    this.queryCache ??= new URLSearchParams(this.target.rawQuery);
     return this.queryCache;
   }
 

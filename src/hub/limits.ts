@@ -117,6 +117,7 @@ export class Limiter {
 
   closed(ip: string): void {
     this.open--;
+    if (this.limits.maxConnectionsPerIp === undefined) return;
     const count = this.openByIp.get(ip);
     if (count === undefined) return;
     if (count <= 1) this.openByIp.delete(ip);

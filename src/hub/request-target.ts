@@ -7,9 +7,29 @@ export interface RequestTarget {
   /** Query string without the `?`, or `''`. */
   rawQuery: string;
   /** Host name, lower case, without port. */
-  host: string | undefined;
+  readonly host: string | undefined;
   /** Offered `Sec-WebSocket-Protocol` values, in the client's order. */
   protocols: string[];
+}
+
+/**
+ * The host is worked out when first read: most hubs bind no route to a host, and then only an app
+ * that reads `ctx.host` pays for it.
+ */
+class ParsedTarget implements RequestTarget {
+  private parsedHost: string | undefined | null = null;
+
+  constructor(
+    readonly path: string,
+    readonly rawQuery: string,
+    private readonly authority: string | undefined,
+    readonly protocols: string[],
+  ) {}
+
+  get host(): string | undefined {
+    if (this.parsedHost === null) this.parsedHost = hostName(this.authority);
+    return this.parsedHost;
+  }
 }
 
 export interface BadTarget {
@@ -59,7 +79,7 @@ export function parseRequestTarget(req: IncomingMessage): RequestTarget | BadTar
   if (hostHeaderCount(req.rawHeaders) > 1) return { status: 400, reason: 'more than one Host header' };
 
   // RFC 9112 §3.2.2: an absolute-form target's authority wins over the Host header.
-  const host = hostName(hostFromTarget ?? req.headers.host);
+  const authority = hostFromTarget ?? req.headers.host;
   const offered = req.headers['sec-websocket-protocol'];
   const protocols = offered
     ? offered
@@ -67,7 +87,7 @@ export function parseRequestTarget(req: IncomingMessage): RequestTarget | BadTar
         .map((value) => value.trim())
         .filter(Boolean)
     : NO_PROTOCOLS;
-  return { path, rawQuery, host, protocols };
+  return new ParsedTarget(path, rawQuery, authority, protocols);
 }
 
 /**

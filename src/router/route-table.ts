@@ -171,8 +171,9 @@ export class RouteTable<T> {
 
   match(input: MatchInput): Match<T> | undefined {
     const segments = new Segments(input.path);
-    if (input.host !== undefined && (this.byHost.size > 0 || this.wildcards.length > 0)) {
-      const host = input.host;
+    // The host is asked for only where some route is bound to one: reading it may cost a parse.
+    const host = this.byHost.size > 0 || this.wildcards.length > 0 ? input.host : undefined;
+    if (host !== undefined) {
       const exactHost = this.byHost.get(host)?.match(input, segments);
       if (exactHost) return exactHost;
       for (const wildcard of this.wildcards) {
