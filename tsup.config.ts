@@ -16,6 +16,7 @@ const library = {
   'client/socketio': 'src/client/socketio.ts',
   'react/index': 'src/react/index.ts',
   'nestjs/index': 'src/nestjs/index.ts',
+  'metrics/index': 'src/metrics/index.ts',
 };
 
 const common: Options = {
@@ -40,6 +41,7 @@ const common: Options = {
     '@nestjs/websockets',
     'rxjs',
     'reflect-metadata',
+    'prom-client',
   ],
 };
 

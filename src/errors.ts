@@ -6,7 +6,8 @@ export type SwitchboardErrorCode =
   | 'ERR_WS_ATTACHED'
   | 'ERR_HUB_CLOSED'
   | 'ERR_MISSING_PEER'
-  | 'ERR_BROKER_UNAVAILABLE';
+  | 'ERR_BROKER_UNAVAILABLE'
+  | 'ERR_METRICS_REGISTERED';
 
 export class SwitchboardError extends Error {
   readonly code: SwitchboardErrorCode;

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { BrokerLink, BusMessage } from '../cluster/broker.js';
 import { type BroadcastResult, broadcast, type SlowConsumerPolicy } from '../realtime/broadcast.js';
+import { Observers } from '../realtime/observers.js';
 import type { AppendResult, HistoryStore, Position, ReadResult } from './history.js';
 import {
   errorFrame,
@@ -45,6 +46,7 @@ export class Continuity {
     private readonly policy: SlowConsumerPolicy,
     private readonly link: BrokerLink,
     private readonly reportError: (error: unknown, fields: Record<string, unknown>) => void,
+    private readonly observers: Observers = new Observers(),
   ) {}
 
   get enabled(): boolean {
@@ -93,6 +95,7 @@ export class Continuity {
       (error) => {
         release();
         this.reportError(error, { during: 'history read', room });
+        if (from !== undefined) this.observers.recovered('failed');
         // Nothing can be said of what it missed: a gap, so the app reloads; what was held is newer than that.
         send(ws, gapFrame(room, 'unknown'));
         for (const frame of held) send(ws, frame);
@@ -138,7 +141,7 @@ export class Continuity {
     binary: boolean,
     frame: string | undefined,
   ): BroadcastResult {
-    if (frame === undefined) return broadcast(members, payload, binary, this.policy);
+    if (frame === undefined) return this.reported(broadcast(members, payload, binary, this.policy));
     const plain: WebSocket[] = [];
     const positioned: WebSocket[] = [];
     for (const ws of members) {
@@ -151,7 +154,16 @@ export class Continuity {
     }
     const first = broadcast(plain, payload, binary, this.policy);
     const second = broadcast(positioned, frame, false, this.policy);
-    return { sent: first.sent + second.sent, skipped: first.skipped + second.skipped, closed: first.closed + second.closed };
+    return this.reported({
+      sent: first.sent + second.sent,
+      skipped: first.skipped + second.skipped,
+      closed: first.closed + second.closed,
+    });
+  }
+
+  private reported(result: BroadcastResult): BroadcastResult {
+    this.observers.delivered(result);
+    return result;
   }
 
   private afterAppend(members: () => ReadonlySet<WebSocket>, message: RoomMessage, appended: AppendResult): BroadcastResult {
@@ -164,6 +176,8 @@ export class Continuity {
     // A first join has nothing to replay; a message held meanwhile is newer than where it starts.
     const firstHeld = held.length > 0 ? offsetOf(held[0] as string) : Number.NaN;
     if (fresh && firstHeld <= position.offset) position = { offset: firstHeld - 1, epoch: position.epoch };
+    // A first join has nothing to recover: only a resumed room counts as a recovery.
+    if (!fresh) this.observers.recovered('gap' in read ? 'gap' : 'replayed');
     if ('gap' in read) send(ws, gapFrame(room, read.gap));
     else for (const frame of read.frames) send(ws, frame);
     send(ws, positionFrame(room, position));

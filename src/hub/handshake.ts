@@ -16,7 +16,7 @@ export interface HandshakeHost {
   readonly admissionChecks: readonly AdmissionCheck[];
   recordAccepted(route: Route, socket: Duplex, connection: Closable | undefined, ctx: UpgradeContext): void;
   recordSwitched(route: Route): void;
-  recordRejected(status: number, reason: string, path: string, route: Route | undefined): void;
+  recordRejected(status: number, reason: string, path: string, route: Route | undefined, startedAt?: number): void;
   recordAborted(): void;
   reportError(error: unknown, fields: Record<string, unknown>): void;
 }
@@ -36,6 +36,8 @@ export class Handshake implements UpgradeContext, EndWatcher {
   readonly pattern: string;
   principal: unknown = undefined;
   identity: Identity | undefined = undefined;
+  /** `performance.now()` when the routed 'upgrade' event arrived, for the handshake duration. */
+  readonly startedAt = performance.now();
 
   private phase: Phase = 'checking';
   /** The route's library wrote a `101` (or other non-error answer) itself. */
@@ -133,7 +135,7 @@ export class Handshake implements UpgradeContext, EndWatcher {
     if (this.phase === 'done') return;
     this.finish();
     writeRejection(this.socket, status, reason, headers);
-    this.hub.recordRejected(status, reason, this.path, this.route);
+    this.hub.recordRejected(status, reason, this.path, this.route, this.startedAt);
   }
 
   private reserve(): void {
@@ -194,7 +196,7 @@ export class Handshake implements UpgradeContext, EndWatcher {
     const status = statusOf(chunk);
     if (status !== undefined && status >= 400) {
       this.finish();
-      this.hub.recordRejected(status, "refused by the route's library", this.path, this.route);
+      this.hub.recordRejected(status, "refused by the route's library", this.path, this.route, this.startedAt);
     } else if (this.route.tracksOwnConnections) {
       // The library keeps its own books of sessions (Socket.IO); a 101 here may continue one.
       this.finish();

@@ -26,6 +26,8 @@ export interface ConnectionEvent {
   /** How the connection is closed (a `ws` WebSocket, an engine.io socket), when the route told. */
   connection: Closable | undefined;
   ctx: UpgradeContext;
+  /** From the routed 'upgrade' event to the route's acceptance, where the hub saw both. */
+  handshakeSeconds?: number;
 }
 
 export interface HubEvents {
@@ -296,6 +298,8 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     this.limiter.opened(ip);
     route.connections.set(handle, connection);
     const event: ConnectionEvent = { route, socket: handle, connection, ctx };
+    const { startedAt } = ctx as { startedAt?: number };
+    if (startedAt !== undefined) event.handshakeSeconds = (performance.now() - startedAt) / 1000;
     // 'on', not 'once': a connection closes once, and once's wrapper would cost memory per connection.
     handle.on('close', () => {
       route.connections.delete(handle);
@@ -309,10 +313,11 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     if (this.closing) this.closeOne(handle, route.connections.get(handle));
   }
 
-  recordRejected(status: number, reason: string, path: string, route: Route | undefined): void {
+  recordRejected(status: number, reason: string, path: string, route: Route | undefined, startedAt?: number): void {
     this.rejectedByStatus[status] = (this.rejectedByStatus[status] ?? 0) + 1;
     const event: RejectEvent = { status, path, reason };
     if (route) event.pattern = route.pattern;
+    if (startedAt !== undefined) event.handshakeSeconds = (performance.now() - startedAt) / 1000;
     this.options.logger.debug(event, 'handshake rejected');
     this.emit('reject', event);
   }

@@ -124,6 +124,8 @@ export interface RejectEvent {
   path: string;
   reason: string;
   pattern?: string;
+  /** From the routed 'upgrade' event to the refusal, for refusals of a route's handshake. */
+  handshakeSeconds?: number;
 }
 
 export interface CloseOptions {

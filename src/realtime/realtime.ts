@@ -10,6 +10,7 @@ import type { RoomData } from '../continuity/wire.js';
 import { SwitchboardError } from '../errors.js';
 import type { ConnectionEvent, Hub, Route } from '../hub/index.js';
 import type { BroadcastResult, SlowConsumerPolicy } from './broadcast.js';
+import { Observers } from './observers.js';
 import {
   DISCONNECTED_CLOSE_CODE,
   PER_USER_LIMIT_CLOSE_CODE,
@@ -52,6 +53,8 @@ export class Realtime {
   readonly continuity: Continuity;
   /** `hub.onRequest`: acknowledged requests, answered once per id. */
   readonly requests: Requests;
+  /** Who is told of publishes, deliveries, recoveries and the broker's health (metrics). */
+  readonly observers = new Observers();
 
   constructor(
     private readonly hub: Hub,
@@ -62,8 +65,12 @@ export class Realtime {
       (status) => this.brokerStatus(status),
     );
     this.requests = new Requests((error, fields) => hub.reportError(error, fields), options.broker.answers?.());
-    this.continuity = new Continuity(historyOf(options), options.slowConsumers, this.link, (error, fields) =>
-      hub.reportError(error, fields),
+    this.continuity = new Continuity(
+      historyOf(options),
+      options.slowConsumers,
+      this.link,
+      (error, fields) => hub.reportError(error, fields),
+      this.observers,
     );
     this.link.ready.catch((error) => hub.reportError(error, { during: 'broker start' }));
     hub.addAdmissionCheck((route, identity) => {
@@ -79,6 +86,11 @@ export class Realtime {
       this.requests.close();
       this.link.close().catch(() => {});
     });
+  }
+
+  /** Whether the broker can deliver across nodes right now (always, for the in-memory broker). */
+  get brokerIsUp(): boolean {
+    return this.brokerUp;
   }
 
   /** Connects a Socket.IO server of the hub to the broker (Redis adapter across nodes). */
@@ -106,6 +118,7 @@ export class Realtime {
   /** Sends `data` to every `ws` connection in `room`, on every node; returns what this node did. */
   publish(room: string, data: PublishData): BroadcastResult {
     const { payload, binary } = normalize(data);
+    this.observers.published('publish');
     return this.continuity.publish(() => this.rooms.in(room), {
       room,
       payload,
@@ -137,6 +150,7 @@ export class Realtime {
     return {
       emit: (event, ...args) => {
         for (const nsp of selectNamespaces(this.ioServers, options)) nsp.to(room).emit(event, ...args);
+        this.observers.published('emit');
         if (options.namespace === undefined) {
           const data = args.length === 1 ? args[0] : args;
           this.continuity.publish(() => this.rooms.in(room), {
@@ -189,6 +203,7 @@ export class Realtime {
   private brokerStatus(status: BrokerStatus): void {
     if (status.up === this.brokerUp) return;
     this.brokerUp = status.up;
+    this.observers.brokerChanged(status.up);
     if (!status.up) {
       // Reported once per outage; local delivery goes on.
       this.hub.reportError(status.error, {

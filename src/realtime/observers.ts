@@ -1,0 +1,53 @@
+import type { BroadcastResult } from './broadcast.js';
+
+/** What a room publish was: `hub.publish()` (`'publish'`) or an event to a user, tenant or room (`'emit'`). */
+export type PublishType = 'publish' | 'emit';
+
+/** How a recovering connection's join of a room went: its missed messages replayed, a gap, or a failed read. */
+export type RecoveryResult = 'replayed' | 'gap' | 'failed';
+
+/** Facts of the real-time layer as they happen, for metrics; every method optional. */
+export interface RealtimeObserver {
+  /** A message was published on this node (it is delivered on every node). */
+  published?(type: PublishType): void;
+  /** This node delivered a room message to its own connections (published here or on another node). */
+  delivered?(result: BroadcastResult): void;
+  recovered?(result: RecoveryResult): void;
+  /** The broker's connection went down or came back. */
+  brokerChanged?(up: boolean): void;
+}
+
+/**
+ * The observers of one hub's real-time layer. Without any (the common case) each report is one
+ * length check, so the paths it sits on (every publish, every delivery) cost what they did.
+ */
+export class Observers {
+  private list: RealtimeObserver[] = [];
+
+  add(observer: RealtimeObserver): () => void {
+    this.list = [...this.list, observer];
+    return () => {
+      this.list = this.list.filter((each) => each !== observer);
+    };
+  }
+
+  published(type: PublishType): void {
+    if (this.list.length === 0) return;
+    for (const observer of this.list) observer.published?.(type);
+  }
+
+  delivered(result: BroadcastResult): void {
+    if (this.list.length === 0) return;
+    for (const observer of this.list) observer.delivered?.(result);
+  }
+
+  recovered(result: RecoveryResult): void {
+    if (this.list.length === 0) return;
+    for (const observer of this.list) observer.recovered?.(result);
+  }
+
+  brokerChanged(up: boolean): void {
+    if (this.list.length === 0) return;
+    for (const observer of this.list) observer.brokerChanged?.(up);
+  }
+}

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import { after, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { redisBroker } from '../src/cluster/redis.js';
+import { switchboard } from '../src/index.js';
+import { collectMetrics } from '../src/metrics/index.js';
+import {
+  attempt,
+  closed,
+  closeServer,
+  eventually,
+  failure,
+  handshakeRequest,
+  listen,
+  nextMessage,
+  open,
+  rawExchange,
+} from './helpers.js';
+
+const servers: http.Server[] = [];
+after(async () => {
+  for (const server of servers.splice(0)) await closeServer(server);
+});
+
+/** The value of one series in the registry's text output, or undefined when it is not there. */
+async function value(register: Registry, series: string): Promise<number | undefined> {
+  const text = await register.metrics();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    if (line.slice(0, space) === series) return Number(line.slice(space + 1));
+  }
+  return undefined;
+}
+
+describe('switchboard/metrics', () => {
+  it('counts handshakes by route and status, connections by route, and times handshakes', async () => {
+    const server = http.createServer();
+    servers.push(server);
+    const hub = switchboard(server);
+    const register = new Registry();
+    collectMetrics(hub, { register });
+    const chat = hub.ws('/chat/:room', {}, { maxConnections: 2 });
+    chat.on('connection', (ws) => ws.send('hi'));
+    hub.ws('/private', {}, { authenticate: () => false });
+    hub.ws('/plain');
+    const { port } = await listen(server);
+    const base = `ws://127.0.0.1:${port}`;
+
+    const first = await open(`${base}/chat/a`);
+    const second = await open(`${base}/chat/b`);
+    assert.equal(await value(register, 'switchboard_connections{route="/chat/:room",kind="ws"}'), 2);
+    assert.equal((await attempt(`${base}/chat/c`)).status, 503);
+    assert.equal((await attempt(`${base}/private`)).status, 401);
+    assert.equal((await attempt(`${base}/nowhere`)).status, 404);
+    // ws's own refusal of a bad key, through the hub.
+    const { response } = await rawExchange(port, handshakeRequest('/plain').replace('dGhlIHNhbXBsZSBub25jZQ==', 'bad'));
+    assert.match(response, /^HTTP\/1\.1 400 /);
+
+    await eventually(async () => (await value(register, 'switchboard_handshakes_total{route="/plain",status="400"}')) === 1);
+    assert.equal(await value(register, 'switchboard_handshakes_total{route="/chat/:room",status="101"}'), 2);
+    assert.equal(await value(register, 'switchboard_handshakes_total{route="/chat/:room",status="503"}'), 1);
+    assert.equal(await value(register, 'switchboard_handshakes_total{route="/private",status="401"}'), 1);
+    assert.equal(await value(register, 'switchboard_handshakes_total{route="",status="404"}'), 1);
+    // Raw paths never become label values.
+    assert.doesNotMatch(await register.metrics(), /\/chat\/a|\/nowhere/);
+    const timed = await value(register, 'switchboard_handshake_duration_seconds_count{route="/chat/:room"}');
+    assert.equal(timed, 3, 'two accepted and the 503 timed');
+    assert.equal(await value(register, 'switchboard_handshake_duration_seconds_count{route="/plain"}'), 1, "ws's refusal timed");
+    const sum = await value(register, 'switchboard_handshake_duration_seconds_sum{route="/chat/:room"}');
+    assert.ok(sum !== undefined && sum > 0 && sum < 10, `a plausible total duration, got ${sum}`);
+
+    first.close();
+    second.close();
+    await Promise.all([closed(first), closed(second)]);
+    await eventually(async () => (await value(register, 'switchboard_connections{route="/chat/:room",kind="ws"}')) === 0);
+  });
+
+  it('counts publishes by type, recipients and slow consumers', async () => {
+    const server = http.createServer();
+    servers.push(server);
+    const hub = switchboard(server, { slowConsumers: { maxBufferedBytes: 1024, onSlow: 'skip' } });
+    const register = new Registry();
+    collectMetrics(hub, { register, prefix: 'app_' });
+    const members: import('ws').WebSocket[] = [];
+    hub.ws('/live', {}, { authenticate: () => ({ userId: 'u1' }) }).on('connection', (ws) => {
+      hub.join(ws, 'news');
+      members.push(ws);
+    });
+    const { port } = await listen(server);
+    const client = await open(`ws://127.0.0.1:${port}/live`);
+    await eventually(() => members.length === 1);
+    hub.publish('news', 'one');
+    assert.equal(await nextMessage(client), 'one');
+    hub.toUser('u1').emit('ping', 1);
+    assert.deepEqual(JSON.parse(await nextMessage(client)), { event: 'ping', data: 1 });
+    assert.equal(await value(register, 'app_messages_published_total{type="publish"}'), 1);
+    assert.equal(await value(register, 'app_messages_published_total{type="emit"}'), 1);
+    assert.equal(await value(register, 'app_broadcast_recipients_total'), 2);
+
+    // A recipient that does not read: its socket buffer fills, then the broadcast skips it.
+    const raw = net.connect(port, '127.0.0.1');
+    raw.write(handshakeRequest('/live'));
+    await eventually(() => members.length === 2);
+    raw.pause();
+    const slowOne = members[1] as import('ws').WebSocket;
+    const big = 'x'.repeat(64 * 1024);
+    await eventually(() => {
+      hub.publish('news', big);
+      return slowOne.bufferedAmount > 1024;
+    }, 10_000);
+    hub.publish('news', 'after');
+    assert.ok(((await value(register, 'app_slow_consumers_total{action="skip"}')) ?? 0) >= 1);
+    raw.destroy();
+    client.close();
+  });
+
+  it('reports the broker going down and coming back', async (t) => {
+    const port = 6393;
+    const startRedis = () =>
+      spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+        stdio: 'ignore',
+      });
+    let redis: ChildProcess = startRedis();
+    t.after(() => {
+      redis.kill('SIGKILL');
+    });
+    const answering = () =>
+      new Promise<boolean>((resolve) => {
+        const probe = net.connect(port, '127.0.0.1', () => probe.write('PING\r\n'));
+        probe.on('data', (data) => {
+          probe.destroy();
+          resolve(String(data).startsWith('+PONG'));
+        });
+        probe.on('error', () => resolve(false));
+      });
+    await eventually(answering, 10_000, 'redis-server answering');
+    const server = http.createServer();
+    servers.push(server);
+    const hub = switchboard(server, {
+      broker: redisBroker({ url: `redis://127.0.0.1:${port}`, prefix: `metrics-${randomUUID()}` }),
+    });
+    // The outage is reported through 'error' once; here it is expected.
+    hub.on('error', () => {});
+    const register = new Registry();
+    collectMetrics(hub, { register });
+    await hub.ready();
+    assert.equal(await value(register, 'switchboard_broker_up'), 1);
+    redis.kill('SIGKILL');
+    await eventually(async () => (await value(register, 'switchboard_broker_up')) === 0, 10_000, 'broker down');
+    redis = startRedis();
+    await eventually(async () => (await value(register, 'switchboard_broker_up')) === 1, 15_000, 'broker back');
+    await hub.close();
+  });
+
+  it('refuses misuse with a clear error, and stop() lets another take its place', () => {
+    const hub = switchboard(http.createServer());
+    const register = new Registry();
+    assert.equal(failure(() => collectMetrics(hub, { registry: register } as never)).code, 'ERR_INVALID_OPTION');
+    assert.match(failure(() => collectMetrics(hub, { registry: register } as never)).message, /unknown option "registry"/);
+    assert.equal(failure(() => collectMetrics(hub, { prefix: 'bad-prefix' })).code, 'ERR_INVALID_OPTION');
+    assert.equal(failure(() => collectMetrics({} as never)).code, 'ERR_INVALID_OPTION');
+    const first = collectMetrics(hub, { register });
+    const twice = failure(() => collectMetrics(hub, { register }));
+    assert.equal(twice.code, 'ERR_METRICS_REGISTERED');
+    assert.match(twice.message, /stop\(\)/);
+    first.stop();
+    assert.equal(register.getMetricsAsArray().length, 0);
+    collectMetrics(hub, { register }).stop();
+    assert.equal(hub.listenerCount('connection'), 1, "only the real-time layer's own listener is left");
+  });
+});
