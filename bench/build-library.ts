@@ -28,6 +28,7 @@ export async function buildLibrary(): Promise<string> {
       router: 'src/router/index.ts',
       redis: 'src/cluster/redis.ts',
       'request-target': 'src/hub/request-target.ts',
+      metrics: 'src/metrics/index.ts',
     },
     outdir: LIBRARY_DIR,
     outExtension: { '.js': '.mjs' },

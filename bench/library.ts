@@ -8,6 +8,7 @@ type Index = typeof import('../src/index.js');
 type Router = typeof import('../src/router/index.js');
 type Redis = typeof import('../src/cluster/redis.js');
 type RequestTarget = typeof import('../src/hub/request-target.js');
+type Metrics = typeof import('../src/metrics/index.js');
 
 /** Read when asked, not at import: bench/run.ts sets it after importing this module. */
 const libraryDir = () => process.env.SWITCHBOARD_BENCH_LIB;
@@ -26,6 +27,10 @@ export function loadRouter(): Promise<Router> {
 
 export function loadRedis(): Promise<Redis> {
   return libraryDir() ? built<Redis>('redis') : import('../src/cluster/redis.js');
+}
+
+export function loadMetrics(): Promise<Metrics> {
+  return libraryDir() ? built<Metrics>('metrics') : import('../src/metrics/index.js');
 }
 
 export function loadRequestTarget(): Promise<RequestTarget> {

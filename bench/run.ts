@@ -7,7 +7,7 @@
  * --quick            small counts and short windows (CI smoke, well under a minute)
  * --json             the results as JSON on stdout (progress stays on stderr)
  * --write-results    also writes the tables into bench/RESULTS.md, between its generated-section markers
- * --only=a,b         only these sections: routing, handshake, echo, guard, memory, fanout, soak, ceiling
+ * --only=a,b         only these sections: routing, handshake, echo, guard, metrics, memory, fanout, continuity, soak, ceiling
  * --source           load Switchboard from src/ through tsx instead of its esbuild build (see build-library.ts)
  * --handshake-client=ws   use `ws` clients for the handshake load instead of the raw-socket client
  *
@@ -31,6 +31,7 @@ import { fanoutSection } from './sections/fanout.js';
 import { guardSection } from './sections/guard.js';
 import { handshakeSection } from './sections/handshake.js';
 import { memorySection } from './sections/memory.js';
+import { metricsSection } from './sections/metrics.js';
 import { routingSection } from './sections/routing.js';
 import { startLoad } from './sections/session.js';
 import { soakSection } from './sections/soak.js';
@@ -41,6 +42,7 @@ const SECTIONS = {
   handshake: handshakeSection,
   echo: echoSection,
   guard: guardSection,
+  metrics: metricsSection,
   memory: memorySection,
   fanout: fanoutSection,
   continuity: continuitySection,

@@ -15,6 +15,7 @@ import type { Context } from '../context.js';
 import { loadIndex, loadRedis } from '../library.js';
 import { bytes, cell, num, ratioCell, type SectionResult, type Target } from '../report.js';
 import { summarize } from '../stats.js';
+import { publishRounds, room } from './publish-room.js';
 
 export const HISTORY_PUBLISH_TARGET = 1.2;
 const MISSED = 1_000;
@@ -138,66 +139,6 @@ export async function continuitySection(context: Context): Promise<SectionResult
 }
 
 type Switchboard = Awaited<ReturnType<typeof loadIndex>>['switchboard'];
-
-interface Room {
-  publish(): void;
-  drained(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-async function room(
-  switchboard: Switchboard,
-  history: { size: number; ttlMs: number } | undefined,
-  recover: boolean,
-  members: number,
-): Promise<Room> {
-  const server = http.createServer();
-  const hub = switchboard(server, history ? { history } : {});
-  const wss = hub.ws('/live', {}, recover ? { recover: true } : undefined);
-  wss.on('connection', (ws) => hub.join(ws, 'room'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const clients: WebSocket[] = [];
-  let received = 0;
-  for (let index = 0; index < members; index++) {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/live`);
-    ws.on('message', () => {
-      received++;
-    });
-    await new Promise((resolve) => ws.once('open', resolve));
-    clients.push(ws);
-  }
-  while (hub.realtime.rooms.in('room').size < members) await new Promise((resolve) => setImmediate(resolve));
-  let sent = 0;
-  return {
-    publish() {
-      hub.publish('room', PAYLOAD);
-      sent += members;
-    },
-    async drained() {
-      // Every frame read by the clients (the hello and positions of a recovering route come first).
-      while (received < sent) await new Promise((resolve) => setImmediate(resolve));
-    },
-    async stop() {
-      for (const ws of clients) ws.terminate();
-      await hub.close({ timeoutMs: 100 });
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
-
-/** ns per publish over `batches` batches of 100, the sockets drained between batches. */
-async function publishRounds(target: Room, batches: number): Promise<number> {
-  let elapsed = 0n;
-  await target.drained();
-  for (let batch = 0; batch < batches; batch++) {
-    const started = process.hrtime.bigint();
-    for (let index = 0; index < 100; index++) target.publish();
-    elapsed += process.hrtime.bigint() - started;
-    await target.drained();
-  }
-  return Number(elapsed) / (batches * 100);
-}
 
 async function hubRecovery(switchboard: Switchboard): Promise<number> {
   const server = http.createServer();

@@ -13,17 +13,10 @@
  */
 import type { Context } from '../context.js';
 import type { EchoResult } from '../load/echo.js';
-import type { HandshakeResult } from '../load/handshakes.js';
 import { cell, num, ratioCell, type SectionResult, type Target } from '../report.js';
 import { pairedRatios, quantileSorted, summarize } from '../stats.js';
+import { type HandshakeWindow, pairedHandshakeWindows } from './paired-windows.js';
 import { leastDisturbed, type RunningServer, rotate, startServer, timedJob } from './session.js';
-
-interface GuardWindow {
-  handshakesPerSecond: number;
-  handshakeP99: number;
-  cpuUsPerHandshake: number;
-  foreign: number;
-}
 
 interface EchoWindow {
   echoPerSecond: number;
@@ -42,7 +35,7 @@ export async function guardSection(context: Context): Promise<SectionResult> {
   const { config, load, log } = context;
   const modes = ['without', 'with'] as const;
   const servers = {} as Record<Mode, RunningServer>;
-  const windows: Record<Mode, GuardWindow[]> = { without: [], with: [] };
+  const windows: Record<Mode, HandshakeWindow[]> = { without: [], with: [] };
   const echoes: Record<Mode, EchoWindow[]> = { without: [], with: [] };
   try {
     for (const mode of modes) {
@@ -53,37 +46,10 @@ export async function guardSection(context: Context): Promise<SectionResult> {
         throw new Error(`legacy app ${mode} the guard: expected ${mode === 'with' ? 'a hub' : 'no hub'} on its server`);
       }
     }
-    const handshakes = (mode: Mode, warmupMs: number, measureMs: number) =>
-      leastDisturbed(
-        () =>
-          timedJob<HandshakeResult>(servers[mode], load, 'handshake', {
-            url: servers[mode].wsUrl,
-            concurrency: HANDSHAKE_CLIENTS,
-            warmupMs,
-            measureMs,
-            client: context.handshakeClient,
-          }),
-        context.retries,
-      );
-    for (const mode of modes) {
-      const warm = await handshakes(mode, config.guard.warmupMs, 200);
-      log(`guard warm-up ${mode}: ${num(warm.result.handshakes)} handshakes measured after ${config.guard.warmupMs} ms`);
-    }
-    for (let index = 0; index < config.guard.windows; index++) {
-      for (const mode of rotate(modes, index)) {
-        const timed = await handshakes(mode, 100, config.guard.windowMs);
-        windows[mode].push({
-          handshakesPerSecond: timed.result.perSecond,
-          handshakeP99: timed.result.p99,
-          cpuUsPerHandshake: timed.serverCpuUs / timed.result.handshakes,
-          foreign: timed.foreign,
-        });
-      }
-      log(
-        `guard window ${index + 1}: CPU µs per handshake ${num(windows.without[index]?.cpuUsPerHandshake ?? Number.NaN)} without, ` +
-          `${num(windows.with[index]?.cpuUsPerHandshake ?? Number.NaN)} with`,
-      );
-    }
+    Object.assign(
+      windows,
+      await pairedHandshakeWindows(context, 'guard', servers, { ...config.paired, concurrency: HANDSHAKE_CLIENTS }),
+    );
     for (let round = 0; round < config.rounds.guard; round++) {
       for (const mode of rotate(modes, round)) {
         const echo = await leastDisturbed(
@@ -153,9 +119,9 @@ export async function guardSection(context: Context): Promise<SectionResult> {
         notes: [
           'The app: one `new WebSocketServer({ server, path: "/chat" })` echoing, beside an HTTP handler. With the guard, the ' +
             'ws server is mounted as a hub route (checked: the server has a hub with the guard and none without).',
-          `Both servers run side by side; each is first warmed up with ${config.guard.warmupMs} ms of handshakes (V8 stops ` +
+          `Both servers run side by side; each is first warmed up with ${config.paired.warmupMs} ms of handshakes (V8 stops ` +
             'optimising near 30,000 handshakes; compiling before that is start-up, not the cost of a handshake). Then ' +
-            `${config.guard.windows} windows of ${config.guard.windowMs} ms each, alternating which server goes first; ` +
+            `${config.paired.windows} windows of ${config.paired.windowMs} ms each, alternating which server goes first; ` +
             `the handshake ratio is the median of the paired windows (min–max; middle half ${quartiles}). ` +
             `Echo: ${config.rounds.guard} paired rounds. Cost = with − without, median of the pairs.`,
         ],

@@ -1,13 +1,15 @@
 /** The subject: a Switchboard hub with two `ws` routes; the load talks to one of them. */
 import http from 'node:http';
 import type { WebSocket } from 'ws';
+import type { Switchboard } from '../../src/index.js';
 import { loadIndex } from '../library.js';
 import { type BenchServer, ECHO_PATH, listen, OTHER_PATH } from './contract.js';
 
-export async function start(): Promise<BenchServer> {
+export async function start(setup?: (hub: Switchboard) => void): Promise<BenchServer> {
   const server = http.createServer();
   const { switchboard } = await loadIndex();
   const hub = switchboard(server);
+  setup?.(hub);
   const chat = hub.ws(ECHO_PATH);
   chat.on('connection', echo);
   hub.ws(OTHER_PATH).on('connection', echo);
