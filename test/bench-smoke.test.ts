@@ -43,6 +43,7 @@ describe('npm run bench (quick run)', () => {
       'handshake',
       'echo',
       'guard',
+      'metrics',
       'memory',
       'fanout',
       'continuity',
@@ -57,7 +58,7 @@ describe('npm run bench (quick run)', () => {
       }
     }
     const sectionsWithTargets = new Set(report.targets.map((target) => target.section));
-    for (const id of ['routing', 'handshake', 'echo', 'memory', 'fanout', 'continuity', 'soak']) {
+    for (const id of ['routing', 'handshake', 'echo', 'guard', 'metrics', 'memory', 'fanout', 'continuity', 'soak']) {
       assert.ok(sectionsWithTargets.has(id), `no target reported for ${id}`);
     }
     for (const target of report.targets) {

@@ -49,6 +49,10 @@ describe('under the guard, what an app sees is what it sees without it', () => {
     assert.deepEqual(result, { upgrade: 0, listening: 0, error: 0, answer: 'HTTP/1.1 200 OK' });
   });
 
+  it("a raw 'upgrade' listener that holds the socket for its end is left to answer: nobody answers for it", async () => {
+    assert.deepEqual(await same('raw-listener-holds-socket'), { error: 'Opening handshake has timed out' });
+  });
+
   it("a ws server with a path answers another path with ws's own 400", async () => {
     const { answer } = await same('ws-other-path');
     assert.match(String(answer), /^HTTP\/1\.1 400 Bad Request\r\n/);

@@ -4,7 +4,9 @@ import { describe, it } from 'node:test';
 import { checkChat, checkHubNotFound, startExample } from './example-helpers.js';
 
 describe('examples/metrics: /metrics on the app server, and the Grafana dashboard', () => {
-  it('serves the hub series after real traffic, and the dashboard charts only series that exist', { timeout: 30_000 }, async (t) => {
+  it('serves the hub series after real traffic, and the dashboard charts only series that exist', {
+    timeout: 30_000,
+  }, async (t) => {
     const app = await startExample('metrics');
     t.after(app.stop);
     await checkChat(`${app.ws}/chat`);

@@ -5,6 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
+import { WebSocket } from 'ws';
 import { redisBroker } from '../src/cluster/redis.js';
 import { switchboard } from '../src/index.js';
 import { collectMetrics } from '../src/metrics/index.js';
@@ -117,6 +118,46 @@ describe('switchboard/metrics', () => {
     assert.ok(((await value(register, 'app_slow_consumers_total{action="skip"}')) ?? 0) >= 1);
     raw.destroy();
     client.close();
+  });
+
+  it('counts recoveries: missed messages replayed, or a gap when they are gone', async () => {
+    const server = http.createServer();
+    servers.push(server);
+    const hub = switchboard(server, { history: { size: 3, ttlMs: 60_000 } });
+    const register = new Registry();
+    collectMetrics(hub, { register });
+    hub.ws('/live', {}, { recover: true }).on('connection', (ws) => hub.join(ws, 'news'));
+    const { port } = await listen(server);
+    const connect = async (resume?: [number, string]) => {
+      const query = resume ? `?sb_resume=${Buffer.from(JSON.stringify({ news: resume })).toString('base64url')}` : '';
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/live${query}`);
+      const frames: Array<{ sb?: string; offset?: number; epoch?: string }> = [];
+      ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      await eventually(() => frames.some((frame) => frame.sb === 'pos'));
+      return { ws, frames };
+    };
+    const first = await connect();
+    const position = first.frames.find((frame) => frame.sb === 'pos');
+    first.ws.close();
+    await closed(first.ws);
+    hub.publish('news', 'missed');
+    const back = await connect([position?.offset ?? 0, position?.epoch ?? '']);
+    assert.ok(
+      back.frames.some((frame) => frame.sb === 'msg'),
+      'the missed message replayed',
+    );
+    assert.equal(await value(register, 'switchboard_recoveries_total{result="replayed"}'), 1);
+    back.ws.close();
+    await closed(back.ws);
+    for (let index = 0; index < 5; index++) hub.publish('news', `gone ${index}`);
+    const late = await connect([position?.offset ?? 0, position?.epoch ?? '']);
+    assert.ok(
+      late.frames.some((frame) => frame.sb === 'gap'),
+      'a gap: the history kept only the last 3',
+    );
+    assert.equal(await value(register, 'switchboard_recoveries_total{result="gap"}'), 1);
+    late.ws.close();
   });
 
   it('reports the broker going down and coming back', async (t) => {

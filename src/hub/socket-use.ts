@@ -13,7 +13,14 @@ const ANSWERS = ['write', 'end', 'destroy'] as const;
  * and Next.js among them, and Next.js adds a `'close'` listener to the sockets it then leaves alone.
  */
 const TAKES = ['pause', 'resume', 'setTimeout', 'setNoDelay', 'setKeepAlive', 'unshift'] as const;
-const METHODS = [...ANSWERS, ...TAKES];
+/**
+ * A listener for what the client sends is taking, though: code that waits for the socket's data or
+ * its end means to act on it then (a test server of ws's own does `socket.on('end', socket.end)`
+ * and holds the handshake unanswered, so that the client's handshake timeout fires).
+ */
+const LISTENS = ['on', 'addListener', 'once', 'prependListener', 'prependOnceListener'] as const;
+const READING_EVENTS = new Set<string | symbol>(['data', 'end', 'readable']);
+const METHODS = [...ANSWERS, ...TAKES, ...LISTENS];
 
 type Method = (typeof METHODS)[number];
 
@@ -51,7 +58,9 @@ export function watchSocketUse(socket: Duplex, onUse: (use: SocketUse) => void):
         onUse('answer');
         return this[method](...args);
       }
-      if (!restored) onUse('take');
+      if (!restored && (!(LISTENS as readonly Method[]).includes(method) || READING_EVENTS.has(args[0] as string))) {
+        onUse('take');
+      }
       return shadowed().apply(this, args);
     };
     wrappers.set(method, wrapper);
