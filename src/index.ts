@@ -17,6 +17,8 @@ export type {
   UpgradeHandler,
 } from './hub/index.js';
 export { Hub, Route } from './hub/index.js';
+export type { DashboardOptions, DashboardState, MountedDashboard } from './operations/dashboard.js';
+export type { NodeReport } from './operations/node-report.js';
 export {
   type BroadcastResult,
   DISCONNECTED_CLOSE_CODE,

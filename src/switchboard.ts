@@ -14,6 +14,7 @@ import type { RequestHandler } from './continuity/requests.js';
 import { SwitchboardError } from './errors.js';
 import { Hub, type HubOptions, hubFor, type Route, type RouteOptions, type UpgradeHandler } from './hub/index.js';
 import { invalidOption } from './hub/options.js';
+import { type DashboardOptions, type MountedDashboard, mountDashboard } from './operations/dashboard.js';
 import {
   type BroadcastResult,
   DEFAULT_SLOW_CONSUMER_POLICY,
@@ -85,6 +86,15 @@ export class Switchboard extends Hub {
   /** Closes every connection of the user, on every node (`ws`: code 4003 and the reason). */
   disconnectUser(userId: string | number, reason?: string): void {
     this.realtime.disconnectUser(userId, reason);
+  }
+
+  /**
+   * Mounts the operations page on `pattern`: every node's routes, connections and handshakes,
+   * live, with `GET <pattern>/state` as JSON. Refuses to mount without `authenticate` unless
+   * `{ insecure: true }`.
+   */
+  dashboard(pattern: string, options: DashboardOptions = {}): MountedDashboard {
+    return mountDashboard(this, pattern, options);
   }
 
   /** Mounts a `ws` server on `pattern` and returns it (in noServer mode). */

@@ -31,6 +31,19 @@ describe('the demo: every service on one port, at once', () => {
     assert.equal((await fetch(`${http}/nope`)).status, 404);
   });
 
+  it('mounts the operations page through the public API: hub.dashboard() at /_switchboard', async () => {
+    const page = await fetch(`${http}/_switchboard`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /Switchboard operations/);
+    const state = (await (await fetch(`${http}/_switchboard/state`)).json()) as {
+      nodes: Array<{ routes: Array<{ pattern: string }> }>;
+      readonly: boolean;
+    };
+    assert.equal(state.nodes.length, 1);
+    assert.ok(state.nodes[0]?.routes.some((route) => route.pattern === '/chat'));
+    assert.equal(state.readonly, false);
+  });
+
   it('connects to every service at once and sends and receives on each', async () => {
     const who = 'user=ann&tenant=acme';
     const chat = await open(`${ws}/chat?${who}`);

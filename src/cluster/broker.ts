@@ -11,7 +11,9 @@ export type BusMessage =
   /** `hub.disconnectUser(id, reason)`, `target.disconnect()`: close the `ws` connections in a room. */
   | { type: 'disconnect'; room: string; reason: string }
   /** The per-user policy replaced this connection, held by another node. */
-  | { type: 'replace'; connectionId: string };
+  | { type: 'replace'; connectionId: string }
+  /** A node's report of itself, for the dashboards of the others (see operations/cluster-view.ts). */
+  | { type: 'report'; report: import('../operations/node-report.js').NodeReport };
 
 export type WirePayload = { text: string } | { base64: string };
 

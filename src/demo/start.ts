@@ -49,6 +49,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   const shop = socketIO && mountShop(hub);
   const whatsapp = socketIO && mountWhatsApp(hub, socketIO.Server, () => baseUrl);
   const graphql = await mountGraphQL(hub, chat.messages);
+  // The product's operations page, as any app mounts it: here for whoever runs the demo on this
+  // machine (loopback clients), with its one action enabled.
+  hub.dashboard('/_switchboard', {
+    authenticate: (req) => (isLoopback(req.socket.remoteAddress) ? { userId: 'local operator' } : null),
+    readonly: false,
+  });
 
   const skipped: SkippedService[] = [];
   if (!socketIO) {
@@ -85,7 +91,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   whatsapp?.start();
   const url = `http://${options.host && options.host !== '0.0.0.0' ? options.host : 'localhost'}:${port}`;
 
-  log(`Switchboard demo on ${url}  (dashboard at /)`);
+  log(`Switchboard demo on ${url}  (dashboard at /, operations page at /_switchboard)`);
   for (const route of hub.routes())
     log(`  ${route.kind.padEnd(9)} ${route.pattern}${route.protocol ? `  (protocol ${route.protocol})` : ''}`);
   for (const each of skipped)
@@ -112,4 +118,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     }
   }
   return { url, port, server, hub, close };
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }

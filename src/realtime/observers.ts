@@ -1,3 +1,4 @@
+import type { NodeReport } from '../operations/node-report.js';
 import type { BroadcastResult } from './broadcast.js';
 
 /** What a room publish was: `hub.publish()` (`'publish'`) or an event to a user, tenant or room (`'emit'`). */
@@ -15,6 +16,8 @@ export interface RealtimeObserver {
   recovered?(result: RecoveryResult): void;
   /** The broker's connection went down or came back. */
   brokerChanged?(up: boolean): void;
+  /** Another node's report of itself arrived (dashboards). */
+  nodeReported?(report: NodeReport): void;
 }
 
 /**
@@ -44,6 +47,11 @@ export class Observers {
   recovered(result: RecoveryResult): void {
     if (this.list.length === 0) return;
     for (const observer of this.list) observer.recovered?.(result);
+  }
+
+  nodeReported(report: NodeReport): void {
+    if (this.list.length === 0) return;
+    for (const observer of this.list) observer.nodeReported?.(report);
   }
 
   brokerChanged(up: boolean): void {

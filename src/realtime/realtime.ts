@@ -197,6 +197,9 @@ export class Realtime {
       case 'replace':
         this.local.get(message.connectionId)?.();
         break;
+      case 'report':
+        this.observers.nodeReported(message.report);
+        break;
     }
   }
 

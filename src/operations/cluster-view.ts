@@ -1,0 +1,47 @@
+import type { BrokerLink } from '../cluster/broker.js';
+import type { NodeReport } from './node-report.js';
+
+/** How often a node tells the others about itself. */
+export const REPORT_INTERVAL_MS = 5_000;
+/** A node not heard of for this long is gone (three reports missed); within the 30 s operators expect. */
+export const NODE_EXPIRY_MS = 15_000;
+
+/**
+ * Every node of the cluster as its own reports tell it: each hub with a dashboard sends its report
+ * over the broker every few seconds and keeps the others' latest, forgetting a node whose reports
+ * stopped. The in-memory broker carries them between the hubs of one process, Redis across processes.
+ */
+export class ClusterView {
+  private readonly others = new Map<string, { report: NodeReport; heardAt: number }>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly link: BrokerLink,
+    private readonly own: () => NodeReport,
+  ) {
+    this.send();
+    this.timer = setInterval(() => this.send(), REPORT_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** A report from another node (the bus calls this). */
+  heard(report: NodeReport): void {
+    if (report.id === this.link.nodeId) return;
+    this.others.set(report.id, { report, heardAt: Date.now() });
+  }
+
+  /** This node first, then the others heard of recently, by id. */
+  nodes(now = Date.now()): NodeReport[] {
+    for (const [id, { heardAt }] of this.others) if (now - heardAt > NODE_EXPIRY_MS) this.others.delete(id);
+    const others = [...this.others.values()].map(({ report }) => report).sort((a, b) => a.id.localeCompare(b.id));
+    return [this.own(), ...others];
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+
+  private send(): void {
+    this.link.publish({ type: 'report', report: this.own() });
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The operations page: one HTML document with its style and script inline, no external asset and
+ * no build step, so that it works on an air-gapped server. It reads the state pushed over
+ * `<pattern>/live` and renders it; it polls nothing.
+ */
+export function dashboardPage(pattern: string): string {
+  const base = JSON.stringify(pattern);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Switchboard — operations</title>
+<link rel="icon" href="data:,">
+<style>
+  :root { color-scheme: light dark; --muted: #888; --bad: #c0392b; --good: #2e8b57; font: 14px/1.4 system-ui, sans-serif; }
+  body { margin: 0 auto; max-width: 1100px; padding: 1rem 1.5rem; }
+  h1 { font-size: 1.3rem; margin: 0 0 .3rem; } h2 { font-size: 1.05rem; margin: 1.4rem 0 .4rem; }
+  .live { font-size: .85rem; color: var(--muted); } .live.up::before { content: "● "; color: var(--good); }
+  .live.down::before { content: "● "; color: var(--bad); }
+  .totals { display: flex; gap: 1.5rem; flex-wrap: wrap; margin: .8rem 0; }
+  .totals div { min-width: 7rem; } .totals b { display: block; font-size: 1.4rem; }
+  table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid #8884; }
+  th { font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+  .down { color: var(--bad); } .muted { color: var(--muted); } code { font-size: .9em; }
+  form { display: flex; gap: .5rem; align-items: center; }
+</style>
+</head>
+<body>
+<h1>Switchboard operations</h1>
+<div id="live" class="live down">connecting…</div>
+<div class="totals" id="totals"></div>
+<h2>Nodes</h2>
+<table><thead><tr><th>node</th><th>host</th><th>pid</th><th>uptime</th><th>broker</th>
+<th class="num">connections</th><th class="num">handshakes</th><th class="num">accepted</th><th>refused by status</th></tr></thead>
+<tbody id="nodes"></tbody></table>
+<h2>Routes</h2>
+<table><thead><tr><th>route</th><th>kind</th><th>owner</th><th class="num">connections (all nodes)</th></tr></thead>
+<tbody id="routes"></tbody></table>
+<h2>Conflicts</h2>
+<ul id="conflicts"></ul>
+<div id="actions" hidden>
+<h2>Actions</h2>
+<form id="disconnect"><label>Disconnect user <input name="userId" required></label><button>Disconnect</button><span id="done" class="muted"></span></form>
+</div>
+<script>
+(() => {
+  const base = ${base};
+  const $ = (id) => document.getElementById(id);
+  const text = (value) => String(value).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+  const refused = (rejected) => Object.entries(rejected).map(([s, n]) => s + ': ' + n).join(', ') || '—';
+  const uptime = (s) => s < 120 ? s + ' s' : s < 7200 ? Math.round(s / 60) + ' min' : Math.round(s / 3600) + ' h';
+  function render(state) {
+    const t = state.totals;
+    $('totals').innerHTML = [['nodes', t.nodes], ['connections', t.connections], ['handshakes', t.upgrades],
+      ['accepted', t.accepted], ['refused', Object.values(t.rejected).reduce((a, b) => a + b, 0)]]
+      .map(([k, v]) => '<div><b data-total="' + k + '">' + v + '</b>' + k + '</div>').join('');
+    $('nodes').innerHTML = state.nodes.map((n) => '<tr data-node="' + text(n.id) + '"><td><code>' + text(n.id) + '</code></td><td>' +
+      text(n.host) + '</td><td>' + n.pid + '</td><td>' + uptime(n.uptimeSeconds) + '</td><td class="' + (n.brokerUp ? '' : 'down') + '">' +
+      (n.brokerUp ? 'up' : 'down') + '</td><td class="num" data-connections>' + n.stats.connections + '</td><td class="num">' + n.stats.upgrades +
+      '</td><td class="num">' + n.stats.accepted + '</td><td>' + text(refused(n.stats.rejected)) + '</td></tr>').join('');
+    const routes = new Map();
+    for (const n of state.nodes) for (const r of n.routes) {
+      const key = r.pattern + ' ' + (r.host || '') + ' ' + (r.protocol || '');
+      const seen = routes.get(key) || { ...r, connections: 0 };
+      seen.connections += r.connections;
+      routes.set(key, seen);
+    }
+    $('routes').innerHTML = [...routes.values()].map((r) => '<tr><td><code>' + text(r.pattern) + '</code>' +
+      (r.host ? ' on ' + text(r.host) : '') + '</td><td>' + text(r.kind) + '</td><td class="muted">' + text(r.owner || '') +
+      '</td><td class="num">' + r.connections + '</td></tr>').join('');
+    $('conflicts').innerHTML = state.conflicts.length ? state.conflicts.map((c) => '<li><b>' + text(c.summary) + '</b>: ' + text(c.message) + '</li>').join('')
+      : '<li class="muted">none</li>';
+    $('actions').hidden = state.readonly;
+  }
+  let delay = 500;
+  function connect() {
+    const ws = new WebSocket(location.origin.replace(/^http/, 'ws') + base + '/live');
+    ws.onopen = () => { delay = 500; $('live').className = 'live up'; $('live').textContent = 'live'; };
+    ws.onmessage = (event) => render(JSON.parse(event.data));
+    ws.onclose = () => {
+      $('live').className = 'live down';
+      $('live').textContent = 'reconnecting…';
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 10000);
+    };
+  }
+  $('disconnect').onsubmit = async (event) => {
+    event.preventDefault();
+    const userId = new FormData(event.target).get('userId');
+    const response = await fetch(base + '/actions', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ action: 'disconnect-user', userId }) });
+    $('done').textContent = response.ok ? 'disconnected ' + userId : 'refused: ' + response.status;
+  };
+  connect();
+})();
+</script>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { WebSocket } from 'ws';
+import { redisBroker } from '../src/cluster/redis.js';
+import { type DashboardState, DISCONNECTED_CLOSE_CODE, type Switchboard, switchboard } from '../src/index.js';
+import { launchChromium } from './browser/chromium.js';
+import { closed, closeServer, eventually, failure, listen, open } from './helpers.js';
+
+const COOKIE = 'ops=let-me-in';
+const authenticate = (req: http.IncomingMessage) => (req.headers.cookie?.includes(COOKIE) ? { userId: 'operator' } : null);
+
+interface Node {
+  server: http.Server;
+  hub: Switchboard;
+  base: string;
+  clients: WebSocket[];
+}
+
+async function startNode(prefix: string, options: { readonly?: boolean } = {}): Promise<Node> {
+  const server = http.createServer((_req, res) => res.end('app'));
+  const hub = switchboard(server, { broker: redisBroker({ url: 'redis://127.0.0.1:6379', prefix }) });
+  hub.ws(
+    '/chat',
+    {},
+    { authenticate: (req) => ({ userId: new URL(req.url ?? '/', 'http://x').searchParams.get('user') ?? 'anon' }) },
+  );
+  hub.dashboard('/_ops', { authenticate, ...options });
+  await hub.ready();
+  const { port } = await listen(server);
+  return { server, hub, base: `http://127.0.0.1:${port}`, clients: [] };
+}
+
+async function stopNode(node: Node): Promise<void> {
+  for (const ws of node.clients) ws.terminate();
+  await node.hub.close({ timeoutMs: 200 });
+  await closeServer(node.server);
+}
+
+async function state(node: Node): Promise<DashboardState> {
+  const response = await fetch(`${node.base}/_ops/state`, { headers: { cookie: COOKIE } });
+  assert.equal(response.status, 200);
+  return (await response.json()) as DashboardState;
+}
+
+describe('hub.dashboard(): the operations page, for every node of the cluster', () => {
+  const prefix = `dashboard-${randomUUID()}`;
+  let a: Node;
+  let b: Node;
+  let browser: Browser | undefined;
+  before(async () => {
+    a = await startNode(prefix);
+    b = await startNode(prefix);
+    a.clients.push(
+      await open(`${a.base.replace('http', 'ws')}/chat?user=u1`),
+      await open(`${a.base.replace('http', 'ws')}/chat?user=u2`),
+    );
+    b.clients.push(await open(`${b.base.replace('http', 'ws')}/chat?user=u3`));
+  });
+  after(async () => {
+    await browser?.close();
+    for (const node of [a, b]) if (node?.server.listening) await stopNode(node);
+  });
+
+  it('refuses to mount without authenticate unless insecure, and refuses unknown options', () => {
+    const hub = switchboard(http.createServer());
+    const missing = failure(() => hub.dashboard('/_switchboard'));
+    assert.equal(missing.code, 'ERR_INVALID_OPTION');
+    assert.match(missing.message, /will not mount without authenticate/);
+    assert.match(
+      failure(() => hub.dashboard('/_switchboard', { authenticate, readOnly: true } as never)).message,
+      /unknown option "readOnly"/,
+    );
+    assert.match(failure(() => hub.dashboard('/ops/:id', { authenticate })).message, /fixed path/);
+    assert.equal(hub.dashboard('/_open', { insecure: true }).routes.length, 2);
+  });
+
+  it('answers 401 without credentials: page, state and live channel', async () => {
+    assert.equal((await fetch(`${a.base}/_ops`)).status, 401);
+    assert.equal((await fetch(`${a.base}/_ops/state`)).status, 401);
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${a.base.replace('http', 'ws')}/_ops/live`);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+    });
+    assert.equal(refused, 401);
+    // The app's own requests are untouched.
+    assert.equal(await (await fetch(`${a.base}/elsewhere`)).text(), 'app');
+  });
+
+  it('shows both nodes with their connections, as JSON and on the page in Chromium', async () => {
+    await eventually(async () => (await state(a)).nodes.length === 2, 10_000, 'both nodes on node A');
+    const seen = await state(a);
+    assert.deepEqual(seen.nodes.map((node) => node.stats.connections).sort(), [1, 2]);
+    assert.equal(seen.totals.connections, 3);
+    assert.equal(seen.nodes[0]?.id, a.hub.realtime.link.nodeId, 'this node first');
+    assert.ok(seen.nodes.every((node) => node.pid === process.pid && node.routes.some((route) => route.pattern === '/chat')));
+    assert.equal(seen.readonly, true);
+
+    browser = await launchChromium();
+    const context = await browser.newContext();
+    await context.addCookies([{ name: 'ops', value: 'let-me-in', domain: '127.0.0.1', path: '/' }]);
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
+    });
+    await page.goto(`${a.base}/_ops`);
+    await page.locator('#live', { hasText: 'live' }).waitFor({ timeout: 5_000 });
+    await page.locator('tr[data-node]').nth(1).waitFor({ timeout: 5_000 });
+    assert.equal(await page.locator('tr[data-node]').count(), 2);
+    // Three app connections and the page's own live channel (a connection of the /_ops/* route).
+    await page.waitForFunction(() => document.querySelector('[data-total="connections"]')?.textContent === '4', undefined, {
+      timeout: 12_000,
+    });
+    // Live: a new connection on node B shows on node A's page without a reload.
+    b.clients.push(await open(`${b.base.replace('http', 'ws')}/chat?user=u4`));
+    await page.waitForFunction(() => document.querySelector('[data-total="connections"]')?.textContent === '5', undefined, {
+      timeout: 12_000,
+    });
+    assert.equal(await page.locator('#actions').isHidden(), true, 'read-only by default: no actions');
+    assert.deepEqual(problems, []);
+  });
+
+  it('forgets a node that stops reporting', { timeout: 40_000 }, async () => {
+    await stopNode(b);
+    await eventually(async () => (await state(a)).nodes.length === 1, 30_000, 'node B gone from node A');
+  });
+
+  it('acts only when not read-only, and logs who asked', async () => {
+    const readonlyRefusal = await fetch(`${a.base}/_ops/actions`, {
+      method: 'POST',
+      headers: { cookie: COOKIE, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'disconnect-user', userId: 'u1' }),
+    });
+    assert.equal(readonlyRefusal.status, 403);
+
+    const logged: unknown[] = [];
+    const server = http.createServer();
+    const hub = switchboard(server, {
+      logger: { debug() {}, info: (fields) => logged.push(fields), warn() {}, error() {} },
+    });
+    hub.ws('/chat', {}, { authenticate: () => ({ userId: 'u9' }) });
+    hub.dashboard('/_ops', { authenticate, readonly: false });
+    const { port } = await listen(server);
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      const user = await open(`${url.replace('http', 'ws')}/chat`);
+      const closing = closed(user);
+      const response = await fetch(`${url}/_ops/actions`, {
+        method: 'POST',
+        headers: { cookie: COOKIE, 'content-type': 'application/json' },
+        body: JSON.stringify({ action: 'disconnect-user', userId: 'u9' }),
+      });
+      assert.equal(response.status, 200);
+      assert.equal((await closing).code, DISCONNECTED_CLOSE_CODE);
+      assert.deepEqual(logged, [{ action: 'disconnect-user', userId: 'u9', by: { userId: 'operator' } }]);
+      const bad = await fetch(`${url}/_ops/actions`, {
+        method: 'POST',
+        headers: { cookie: COOKIE },
+        body: '{"action":"reboot"}',
+      });
+      assert.equal(bad.status, 400);
+    } finally {
+      await hub.close({ timeoutMs: 100 });
+      await closeServer(server);
+    }
+  });
+});
