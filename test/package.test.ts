@@ -121,7 +121,7 @@ describe('the packed package, installed in a new app with only ws', () => {
       };
       assert.deepEqual(
         state.routes.map((route) => route.pattern),
-        ['/chat', '/notifications/ws'],
+        ['/chat', '/notifications/ws', '/_switchboard', '/_switchboard/*'],
       );
       assert.deepEqual(state.missing, ['socket.io', 'graphql', 'graphql-ws']);
       assert.equal(state.install, 'npm install socket.io graphql graphql-ws');

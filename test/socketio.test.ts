@@ -22,6 +22,22 @@ describe('the Socket.IO failures of the table, without and with the hub', () => 
     assert.match(app.output(), /handleUpgrade\(\) was called more than once with the same socket/);
   });
 
+  it('with the hub: a session without an HTTP request (WebTransport-only) still connects', { timeout: 10_000 }, async (t) => {
+    const server = http.createServer();
+    const hub = switchboard(server);
+    const io = hub.io();
+    // What engine.io gives a WebTransport-only session: no request, as socket.io's own test makes it.
+    io.engine.on('connection', (conn: { request?: unknown }) => {
+      delete conn.request;
+    });
+    const connected = new Promise<string>((resolve) => io.on('connection', (socket) => resolve(socket.id)));
+    const { port } = await listen(server);
+    t.after(() => closeServer(server));
+    const client = await connectIo(`http://127.0.0.1:${port}`, { transports: ['websocket'] });
+    assert.equal(await connected, client.id, 'the server side of this very client connected');
+    client.close();
+  });
+
   it('without the hub: a catch-all ws server keeps Socket.IO clients on websocket from connecting', async (t) => {
     const app = await startApp(fixture('legacy/ws-catch-all-beside-socketio.cjs'));
     t.after(app.stop);

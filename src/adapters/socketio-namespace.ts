@@ -33,7 +33,7 @@ export function takePartInConnects(
   hub: Hub,
   route: Route,
   nsp: Namespace,
-  contextOf: (req: IncomingMessage) => UpgradeContext | undefined,
+  contextOf: (req: IncomingMessage | undefined) => UpgradeContext | undefined,
   gate: NamespaceGate | undefined,
 ): void {
   const internals = nsp as unknown as { run?: RunMiddlewares };
@@ -77,7 +77,7 @@ function admitPrincipal(
   route: Route,
   nsp: Namespace,
   socket: Socket,
-  contextOf: (req: IncomingMessage) => UpgradeContext | undefined,
+  contextOf: (req: IncomingMessage | undefined) => UpgradeContext | undefined,
   then: (outcome: Before | Error) => void,
 ): void {
   const req = socket.conn.request;

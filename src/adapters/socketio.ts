@@ -110,7 +110,7 @@ export function mountSocketIO(
   });
 
   warnOfUnusedConnectArgument(hub, route);
-  const contextOf = (req: IncomingMessage) => requestContext(req);
+  const contextOf = (req: IncomingMessage | undefined) => requestContext(req);
   const install = (nsp: Namespace) => takePartInConnects(hub, route, nsp, contextOf, gate);
   for (const nsp of namespacesOf(io)) install(nsp);
   io.on('new_namespace', install);

@@ -15,6 +15,7 @@ export function setRequestContext(req: IncomingMessage, ctx: UpgradeContext): vo
   (req as WithContext)[CONTEXT] = ctx;
 }
 
-export function requestContext<Principal = unknown>(req: IncomingMessage): UpgradeContext<Principal> | undefined {
-  return (req as WithContext)[CONTEXT] as UpgradeContext<Principal> | undefined;
+/** Undefined for a connection without an HTTP request (a WebTransport-only engine.io session has none). */
+export function requestContext<Principal = unknown>(req: IncomingMessage | undefined): UpgradeContext<Principal> | undefined {
+  return (req as WithContext | undefined)?.[CONTEXT] as UpgradeContext<Principal> | undefined;
 }
