@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { WebSocket } from 'ws';
 import { DISCONNECTED_CLOSE_CODE, REPLACED_CLOSE_CODE } from '../src/index.js';
-import { attempt, closed, delay, eventually, nextMessage, open, startApp } from './helpers.js';
+import { attempt, closed, delay, eventually, open, startApp } from './helpers.js';
 import { connectIo, nextEvent } from './io-helpers.js';
 
 const NODE = fileURLToPath(new URL('./fixtures/cluster/node.ts', import.meta.url));
