@@ -8,6 +8,7 @@ import { redisBroker } from '../src/cluster/redis.js';
 import { type DashboardState, DISCONNECTED_CLOSE_CODE, type Switchboard, switchboard } from '../src/index.js';
 import { launchChromium } from './browser/chromium.js';
 import { closed, closeServer, eventually, failure, listen, open } from './helpers.js';
+import { connectIo } from './io-helpers.js';
 
 const COOKIE = 'ops=let-me-in';
 const authenticate = (req: http.IncomingMessage) => (req.headers.cookie?.includes(COOKIE) ? { userId: 'operator' } : null);
@@ -25,8 +26,14 @@ async function startNode(prefix: string, options: { readonly?: boolean } = {}): 
   hub.ws(
     '/chat',
     {},
-    { authenticate: (req) => ({ userId: new URL(req.url ?? '/', 'http://x').searchParams.get('user') ?? 'anon' }) },
+    {
+      authenticate: (req) => {
+        const query = new URL(req.url ?? '/', 'http://x').searchParams;
+        return { userId: query.get('user') ?? 'anon', tenantId: query.get('tenant') ?? undefined };
+      },
+    },
   );
+  hub.io().of('/admin');
   hub.dashboard('/_ops', { authenticate, ...options });
   await hub.ready();
   const { port } = await listen(server);
@@ -50,16 +57,17 @@ describe('hub.dashboard(): the operations page, for every node of the cluster', 
   let a: Node;
   let b: Node;
   let browser: Browser | undefined;
+  let admin: Awaited<ReturnType<typeof connectIo>> | undefined;
   before(async () => {
     a = await startNode(prefix);
     b = await startNode(prefix);
-    a.clients.push(
-      await open(`${a.base.replace('http', 'ws')}/chat?user=u1`),
-      await open(`${a.base.replace('http', 'ws')}/chat?user=u2`),
-    );
-    b.clients.push(await open(`${b.base.replace('http', 'ws')}/chat?user=u3`));
+    const ws = (node: Node, query: string) => open(`${node.base.replace('http', 'ws')}/chat?${query}`);
+    a.clients.push(await ws(a, 'user=u1&tenant=acme'), await ws(a, 'user=u2&tenant=acme'));
+    b.clients.push(await ws(b, 'user=u3&tenant=globex'));
+    admin = await connectIo(`${a.base}/admin`, { transports: ['websocket'] });
   });
   after(async () => {
+    admin?.close();
     await browser?.close();
     for (const node of [a, b]) if (node?.server.listening) await stopNode(node);
   });
@@ -91,10 +99,22 @@ describe('hub.dashboard(): the operations page, for every node of the cluster', 
   });
 
   it('shows both nodes with their connections, as JSON and on the page in Chromium', async () => {
-    await eventually(async () => (await state(a)).nodes.length === 2, 10_000, 'both nodes on node A');
+    // Node B's report comes every 5 s: wait for one made after its client connected.
+    await eventually(
+      async () => (await state(a)).totals.connections === 4,
+      12_000,
+      'both nodes, with their connections, on node A',
+    );
     const seen = await state(a);
-    assert.deepEqual(seen.nodes.map((node) => node.stats.connections).sort(), [1, 2]);
-    assert.equal(seen.totals.connections, 3);
+    assert.deepEqual(
+      seen.nodes.map((node) => node.stats.connections),
+      [3, 1],
+      'node A: two ws connections and a Socket.IO session; node B: one ws connection',
+    );
+    assert.equal(seen.nodes.length, 2);
+    assert.deepEqual(seen.nodes[0]?.activity.tenants, { acme: 2 });
+    assert.deepEqual(seen.nodes[1]?.activity.tenants, { globex: 1 });
+    assert.ok(seen.nodes[0]?.activity.namespaces.some((nsp) => nsp.namespace === '/admin' && nsp.sockets === 1));
     assert.equal(seen.nodes[0]?.id, a.hub.realtime.link.nodeId, 'this node first');
     assert.ok(seen.nodes.every((node) => node.pid === process.pid && node.routes.some((route) => route.pattern === '/chat')));
     assert.equal(seen.readonly, true);
@@ -115,15 +135,17 @@ describe('hub.dashboard(): the operations page, for every node of the cluster', 
     await page.locator('#live', { hasText: 'live' }).waitFor({ timeout: 5_000 });
     await page.locator('tr[data-node]').nth(1).waitFor({ timeout: 5_000 });
     assert.equal(await page.locator('tr[data-node]').count(), 2);
-    // Three app connections and the page's own live channel (a connection of the /_ops/* route).
-    await page.waitForFunction(() => document.querySelector('[data-total="connections"]')?.textContent === '4', undefined, {
+    // Four app connections and the page's own live channel (a connection of the /_ops/* route).
+    await page.waitForFunction(() => document.querySelector('[data-total="connections"]')?.textContent === '5', undefined, {
       timeout: 12_000,
     });
     // Live: a new connection on node B shows on node A's page without a reload.
     b.clients.push(await open(`${b.base.replace('http', 'ws')}/chat?user=u4`));
-    await page.waitForFunction(() => document.querySelector('[data-total="connections"]')?.textContent === '5', undefined, {
+    await page.waitForFunction(() => document.querySelector('[data-total="connections"]')?.textContent === '6', undefined, {
       timeout: 12_000,
     });
+    assert.match((await page.locator('tr[data-tenant="acme"]').textContent()) ?? '', /acme\s*2/);
+    assert.match((await page.locator('tr[data-namespace="/admin"]').textContent()) ?? '', /\/admin\s*1$/);
     assert.equal(await page.locator('#actions').isHidden(), true, 'read-only by default: no actions');
     assert.deepEqual(problems, []);
   });

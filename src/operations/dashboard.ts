@@ -5,6 +5,7 @@ import { findings } from '../guard/findings.js';
 import type { Route, RouteOptions } from '../hub/index.js';
 import type { Switchboard } from '../switchboard.js';
 import { ClusterView } from './cluster-view.js';
+import { LocalActivity } from './local-activity.js';
 import { nodeReport } from './node-report.js';
 import { dashboardPage } from './page.js';
 
@@ -44,7 +45,10 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
   checkOptions(pattern, options);
   const readonly = options.readonly ?? true;
   const routeOptions: RouteOptions = options.authenticate ? { authenticate: options.authenticate } : {};
-  const view = new ClusterView(hub.realtime.link, () => nodeReport(hub, hub.realtime.link.nodeId, hub.realtime.brokerIsUp));
+  const activity = new LocalActivity(hub);
+  const view = new ClusterView(hub.realtime.link, () =>
+    nodeReport(hub, hub.realtime.link.nodeId, hub.realtime.brokerIsUp, activity.snapshot()),
+  );
   const stopHearing = hub.realtime.observers.add({ nodeReported: (report) => view.heard(report) });
 
   const state = (): DashboardState => {
@@ -120,6 +124,7 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
       dispose: () => {
         clearInterval(push);
         view.close();
+        activity.stop();
         stopHearing();
         return new Promise<void>((resolve) => live.close(() => resolve()));
       },

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import type { Hub, HubStats, RouteInfo } from '../hub/index.js';
+import type { Activity } from './local-activity.js';
 
 /** What one node says of itself on the dashboard, and to the other nodes. */
 export interface NodeReport {
@@ -11,11 +12,12 @@ export interface NodeReport {
   routes: RouteInfo[];
   stats: HubStats;
   brokerUp: boolean;
+  activity: Activity;
   /** Milliseconds since the epoch when the report was made. */
   at: number;
 }
 
-export function nodeReport(hub: Hub, id: string, brokerUp: boolean): NodeReport {
+export function nodeReport(hub: Hub, id: string, brokerUp: boolean, activity: Activity): NodeReport {
   return {
     id,
     host: os.hostname(),
@@ -24,6 +26,7 @@ export function nodeReport(hub: Hub, id: string, brokerUp: boolean): NodeReport 
     routes: hub.routes(),
     stats: hub.stats(),
     brokerUp,
+    activity,
     at: Date.now(),
   };
 }

@@ -32,11 +32,18 @@ export function dashboardPage(pattern: string): string {
 <div class="totals" id="totals"></div>
 <h2>Nodes</h2>
 <table><thead><tr><th>node</th><th>host</th><th>pid</th><th>uptime</th><th>broker</th>
-<th class="num">connections</th><th class="num">handshakes</th><th class="num">accepted</th><th>refused by status</th></tr></thead>
+<th class="num">connections</th><th class="num">handshakes</th><th class="num">accepted</th><th>refused by status</th>
+<th class="num">published</th><th class="num">slow consumers</th></tr></thead>
 <tbody id="nodes"></tbody></table>
 <h2>Routes</h2>
 <table><thead><tr><th>route</th><th>kind</th><th>owner</th><th class="num">connections (all nodes)</th></tr></thead>
 <tbody id="routes"></tbody></table>
+<h2>Socket.IO namespaces</h2>
+<table><thead><tr><th>server path</th><th>namespace</th><th class="num">sockets (all nodes)</th></tr></thead>
+<tbody id="namespaces"></tbody></table>
+<h2>Tenants</h2>
+<table><thead><tr><th>tenant</th><th class="num">connections (all nodes)</th></tr></thead>
+<tbody id="tenants"></tbody></table>
 <h2>Conflicts</h2>
 <ul id="conflicts"></ul>
 <div id="actions" hidden>
@@ -58,7 +65,20 @@ export function dashboardPage(pattern: string): string {
     $('nodes').innerHTML = state.nodes.map((n) => '<tr data-node="' + text(n.id) + '"><td><code>' + text(n.id) + '</code></td><td>' +
       text(n.host) + '</td><td>' + n.pid + '</td><td>' + uptime(n.uptimeSeconds) + '</td><td class="' + (n.brokerUp ? '' : 'down') + '">' +
       (n.brokerUp ? 'up' : 'down') + '</td><td class="num" data-connections>' + n.stats.connections + '</td><td class="num">' + n.stats.upgrades +
-      '</td><td class="num">' + n.stats.accepted + '</td><td>' + text(refused(n.stats.rejected)) + '</td></tr>').join('');
+      '</td><td class="num">' + n.stats.accepted + '</td><td>' + text(refused(n.stats.rejected)) + '</td><td class="num">' +
+      n.activity.published + '</td><td class="num">' + (n.activity.slowConsumers.skipped + n.activity.slowConsumers.closed) + '</td></tr>').join('');
+    const sum = (rows, key, count) => {
+      const out = new Map();
+      for (const row of rows) out.set(key(row), (out.get(key(row)) || 0) + count(row));
+      return [...out];
+    };
+    const nsps = sum(state.nodes.flatMap((n) => n.activity.namespaces), (x) => JSON.stringify([x.path, x.namespace]), (x) => x.sockets);
+    $('namespaces').innerHTML = nsps.length ? nsps.map(([k, v]) => { const [p, ns] = JSON.parse(k);
+      return '<tr data-namespace="' + text(ns) + '"><td><code>' + text(p) + '</code></td><td><code>' + text(ns) + '</code></td><td class="num">' + v + '</td></tr>'; }).join('')
+      : '<tr><td class="muted" colspan="3">none</td></tr>';
+    const tenants = sum(state.nodes.flatMap((n) => Object.entries(n.activity.tenants)), (x) => x[0], (x) => x[1]);
+    $('tenants').innerHTML = tenants.length ? tenants.map(([t, v]) => '<tr data-tenant="' + text(t) + '"><td>' + text(t) + '</td><td class="num">' + v + '</td></tr>').join('')
+      : '<tr><td class="muted" colspan="2">none</td></tr>';
     const routes = new Map();
     for (const n of state.nodes) for (const r of n.routes) {
       const key = r.pattern + ' ' + (r.host || '') + ' ' + (r.protocol || '');
