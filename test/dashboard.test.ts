@@ -146,6 +146,7 @@ describe('hub.dashboard(): the operations page, for every node of the cluster', 
     });
     assert.match((await page.locator('tr[data-tenant="acme"]').textContent()) ?? '', /acme\s*2/);
     assert.match((await page.locator('tr[data-namespace="/admin"]').textContent()) ?? '', /\/admin\s*1$/);
+    assert.equal(await page.locator('#chart polyline').count(), 2, 'accepted and refused over time');
     assert.equal(await page.locator('#actions').isHidden(), true, 'read-only by default: no actions');
     assert.deepEqual(problems, []);
   });

@@ -24,12 +24,15 @@ export function dashboardPage(pattern: string): string {
   th { font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
   .down { color: var(--bad); } .muted { color: var(--muted); } code { font-size: .9em; }
   form { display: flex; gap: .5rem; align-items: center; }
+  #chart { border: 1px solid #8884; } .ok-key { color: var(--good); } .bad-key { color: var(--bad); }
 </style>
 </head>
 <body>
 <h1>Switchboard operations</h1>
 <div id="live" class="live down">connecting…</div>
 <div class="totals" id="totals"></div>
+<h2>Handshakes over time <span class="muted">(per second, all nodes: <span class="ok-key">accepted</span>, <span class="bad-key">refused</span>)</span></h2>
+<svg id="chart" viewBox="0 0 600 120" preserveAspectRatio="none" width="100%" height="120" role="img" aria-label="handshakes per second"></svg>
 <h2>Nodes</h2>
 <table><thead><tr><th>node</th><th>host</th><th>pid</th><th>uptime</th><th>broker</th>
 <th class="num">connections</th><th class="num">handshakes</th><th class="num">accepted</th><th>refused by status</th>
@@ -57,8 +60,29 @@ export function dashboardPage(pattern: string): string {
   const text = (value) => String(value).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
   const refused = (rejected) => Object.entries(rejected).map(([s, n]) => s + ': ' + n).join(', ') || '—';
   const uptime = (s) => s < 120 ? s + ' s' : s < 7200 ? Math.round(s / 60) + ' min' : Math.round(s / 3600) + ' h';
+  // The last five minutes of the totals, as the pushes arrive: the rates between them are the chart.
+  const samples = [];
+  function chart(totals) {
+    const now = Date.now();
+    const refusedTotal = Object.values(totals.rejected).reduce((a, b) => a + b, 0);
+    samples.push({ t: now, accepted: totals.accepted, refused: refusedTotal });
+    while (samples.length > 2 && now - samples[0].t > 300000) samples.shift();
+    const rates = [];
+    for (let i = 1; i < samples.length; i++) {
+      const dt = Math.max((samples[i].t - samples[i - 1].t) / 1000, 0.001);
+      rates.push({ t: samples[i].t, accepted: Math.max(0, samples[i].accepted - samples[i - 1].accepted) / dt,
+        refused: Math.max(0, samples[i].refused - samples[i - 1].refused) / dt });
+    }
+    const top = Math.max(1, ...rates.map((r) => Math.max(r.accepted, r.refused)));
+    const x = (t) => (600 * (t - (now - 300000))) / 300000;
+    const line = (key, colour) => '<polyline fill="none" stroke="' + colour + '" stroke-width="2" points="' +
+      rates.map((r) => x(r.t).toFixed(1) + ',' + (115 - (110 * r[key]) / top).toFixed(1)).join(' ') + '"/>';
+    $('chart').innerHTML = line('accepted', '#2e8b57') + line('refused', '#c0392b') +
+      '<text x="4" y="12" font-size="10" fill="currentColor">' + top.toFixed(1) + '/s</text>';
+  }
   function render(state) {
     const t = state.totals;
+    chart(t);
     $('totals').innerHTML = [['nodes', t.nodes], ['connections', t.connections], ['handshakes', t.upgrades],
       ['accepted', t.accepted], ['refused', Object.values(t.rejected).reduce((a, b) => a + b, 0)]]
       .map(([k, v]) => '<div><b data-total="' + k + '">' + v + '</b>' + k + '</div>').join('');
