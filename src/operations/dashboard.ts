@@ -79,10 +79,11 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
   let lastPushed = '';
   const push = setInterval(() => {
     if (live.clients.size === 0) return;
-    const text = JSON.stringify(withoutClock(state()));
+    const current = state();
+    const text = JSON.stringify(withoutClock(current));
     if (text === lastPushed) return;
     lastPushed = text;
-    const frame = JSON.stringify(state());
+    const frame = JSON.stringify(current);
     for (const client of live.clients) if (client.readyState === WebSocket.OPEN) client.send(frame);
   }, PUSH_INTERVAL_MS);
   push.unref();
