@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { WebSocket } from 'ws';
 import { DISCONNECTED_CLOSE_CODE, REPLACED_CLOSE_CODE } from '../src/index.js';
-import { attempt, closed, delay, eventually, open, startApp } from './helpers.js';
+import { attempt, closed, delay, eventually, open, PrivateRedis, startApp } from './helpers.js';
 import { connectIo, nextEvent } from './io-helpers.js';
 
 const NODE = fileURLToPath(new URL('./fixtures/cluster/node.ts', import.meta.url));
@@ -133,26 +132,10 @@ describe('Redis failures', () => {
   });
 
   it('Redis restarted while running: local delivery goes on, the loss is reported once, delivery across nodes resumes', async (t) => {
-    const port = 6391;
-    const startRedis = () =>
-      spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-        stdio: 'ignore',
-      });
-    let redis: ChildProcess = startRedis();
-    t.after(() => {
-      redis.kill('SIGKILL');
-    });
-    const env = { REDIS_URL: `redis://127.0.0.1:${port}`, PREFIX: `restart-${randomUUID()}` };
-    await eventually(async () => {
-      try {
-        await fetch(`http://127.0.0.1:${port}`).catch((error) => {
-          if (error.cause?.code === 'ECONNREFUSED') throw error;
-        });
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    const redis = new PrivateRedis(6391);
+    t.after(() => redis.kill());
+    const env = { REDIS_URL: redis.url, PREFIX: `restart-${randomUUID()}` };
+    await redis.answering();
     const [a, b] = await Promise.all([startNode(env), startNode(env)]);
     t.after(() => Promise.all([a.stop(), b.stop()]));
     const local = await member(`${a.ws}/live?user=l`, ['room']);
@@ -160,13 +143,13 @@ describe('Redis failures', () => {
     await a.do('publish', { room: 'room', data: 'before' });
     await eventually(() => remote.seen.includes('before') && local.seen.includes('before'));
 
-    redis.kill('SIGKILL');
+    redis.kill();
     await eventually(async () => ((await a.do('stats')) as { connected: boolean }).connected === false);
     await a.do('publish', { room: 'room', data: 'during' });
     await eventually(() => local.seen.includes('during'), 5_000, 'local delivery during the outage');
     assert.ok(((await a.do('stats')) as { dropped: number }).dropped >= 1, 'the cross-node copy is counted as dropped');
 
-    redis = startRedis();
+    redis.restart();
     await eventually(async () => ((await a.do('stats')) as { connected: boolean }).connected, 15_000, 'node a reconnected');
     await eventually(async () => ((await b.do('stats')) as { connected: boolean }).connected, 15_000, 'node b reconnected');
     await eventually(

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -213,4 +213,45 @@ export function failure(run: () => unknown): SwitchboardError {
     return error;
   }
   assert.fail('expected a throw');
+}
+
+/** A redis-server of the test's own on `port`, without persistence, for tests that kill Redis and start it again. */
+export class PrivateRedis {
+  private server: ChildProcess;
+
+  constructor(readonly port: number) {
+    this.server = this.start();
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Resolves once the server answers PING. */
+  answering(timeoutMs = 10_000): Promise<void> {
+    const ping = () =>
+      new Promise<boolean>((resolve) => {
+        const probe = net.connect(this.port, '127.0.0.1', () => probe.write('PING\r\n'));
+        probe.on('data', (data) => {
+          probe.destroy();
+          resolve(String(data).startsWith('+PONG'));
+        });
+        probe.on('error', () => resolve(false));
+      });
+    return eventually(ping, timeoutMs, `redis-server on port ${this.port} answering`);
+  }
+
+  kill(): void {
+    this.server.kill('SIGKILL');
+  }
+
+  restart(): void {
+    this.server = this.start();
+  }
+
+  private start(): ChildProcess {
+    return spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
+  }
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
@@ -19,6 +18,7 @@ import {
   listen,
   nextMessage,
   open,
+  PrivateRedis,
   rawExchange,
 } from './helpers.js';
 
@@ -161,29 +161,13 @@ describe('switchboard/metrics', () => {
   });
 
   it('reports the broker going down and coming back', async (t) => {
-    const port = 6393;
-    const startRedis = () =>
-      spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-        stdio: 'ignore',
-      });
-    let redis: ChildProcess = startRedis();
-    t.after(() => {
-      redis.kill('SIGKILL');
-    });
-    const answering = () =>
-      new Promise<boolean>((resolve) => {
-        const probe = net.connect(port, '127.0.0.1', () => probe.write('PING\r\n'));
-        probe.on('data', (data) => {
-          probe.destroy();
-          resolve(String(data).startsWith('+PONG'));
-        });
-        probe.on('error', () => resolve(false));
-      });
-    await eventually(answering, 10_000, 'redis-server answering');
+    const redis = new PrivateRedis(6393);
+    t.after(() => redis.kill());
+    await redis.answering();
     const server = http.createServer();
     servers.push(server);
     const hub = switchboard(server, {
-      broker: redisBroker({ url: `redis://127.0.0.1:${port}`, prefix: `metrics-${randomUUID()}` }),
+      broker: redisBroker({ url: redis.url, prefix: `metrics-${randomUUID()}` }),
     });
     // The outage is reported through 'error' once; here it is expected.
     hub.on('error', () => {});
@@ -191,9 +175,9 @@ describe('switchboard/metrics', () => {
     collectMetrics(hub, { register });
     await hub.ready();
     assert.equal(await value(register, 'switchboard_broker_up'), 1);
-    redis.kill('SIGKILL');
+    redis.kill();
     await eventually(async () => (await value(register, 'switchboard_broker_up')) === 0, 10_000, 'broker down');
-    redis = startRedis();
+    redis.restart();
     await eventually(async () => (await value(register, 'switchboard_broker_up')) === 1, 15_000, 'broker back');
     await hub.close();
   });
