@@ -13,9 +13,9 @@
  */
 import type { Context } from '../context.js';
 import type { EchoResult } from '../load/echo.js';
-import { cell, num, ratioCell, type SectionResult, type Target } from '../report.js';
-import { pairedRatios, quantileSorted, summarize } from '../stats.js';
-import { type HandshakeWindow, pairedHandshakeWindows } from './paired-windows.js';
+import { cell, num, ratioCell, type SectionResult } from '../report.js';
+import { pairedRatios, summarize } from '../stats.js';
+import { atMostTarget, type HandshakeWindow, pairedHandshakeWindows, windowRatios } from './paired-windows.js';
 import { leastDisturbed, type RunningServer, rotate, startServer, timedJob } from './session.js';
 
 interface EchoWindow {
@@ -85,23 +85,15 @@ export async function guardSection(context: Context): Promise<SectionResult> {
     ];
   };
   const cpu = (mode: Mode) => windows[mode].map((entry) => entry.cpuUsPerHandshake);
-  const cpuRatio = pairedRatios(cpu('with'), cpu('without'));
-  const ratios = cpu('with')
-    .map((value, index) => value / (cpu('without')[index] ?? Number.NaN))
-    .filter(Number.isFinite)
-    .sort((a, b) => a - b);
-  const quartiles = `${quantileSorted(ratios, 0.25).toFixed(2)}–${quantileSorted(ratios, 0.75).toFixed(2)}`;
-  const met = cpuRatio.n === 0 ? undefined : cpuRatio.median <= GUARD_TARGET;
-  const target: Target = {
-    name: 'guard, server CPU per handshake',
-    wanted: `guarded ≤ ${GUARD_TARGET} × the app without it`,
-    measured: `${ratioCell(cpuRatio)}, middle half ${quartiles}`,
-    met,
-    note:
-      met === false
-        ? `over by ${((cpuRatio.median - GUARD_TARGET) * 100).toFixed(1)} points (median of ${cpuRatio.n} paired windows; see the guard table)`
-        : undefined,
-  };
+  const { ratio: cpuRatio, middleHalf: quartiles } = windowRatios(cpu('with'), cpu('without'));
+  const target = atMostTarget(
+    'guard, server CPU per handshake',
+    `guarded ≤ ${GUARD_TARGET} × the app without it`,
+    GUARD_TARGET,
+    cpuRatio,
+    `${ratioCell(cpuRatio)}, middle half ${quartiles}`,
+    `median of ${cpuRatio.n} paired windows; see the guard table`,
+  );
   return {
     id: 'guard',
     tables: [

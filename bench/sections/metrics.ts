@@ -7,8 +7,8 @@ import { Registry } from 'prom-client';
 import type { Context } from '../context.js';
 import { loadIndex, loadMetrics } from '../library.js';
 import { cell, num, ratioCell, type SectionResult, type Target } from '../report.js';
-import { pairedRatios, quantileSorted, summarize } from '../stats.js';
-import { pairedHandshakeWindows } from './paired-windows.js';
+import { pairedRatios, summarize } from '../stats.js';
+import { atMostTarget, pairedHandshakeWindows, windowRatios } from './paired-windows.js';
 import { publishRounds, room } from './publish-room.js';
 import { type RunningServer, startServer } from './session.js';
 
@@ -60,26 +60,10 @@ export async function metricsSection(context: Context): Promise<SectionResult> {
   await on.stop();
 
   const cpu = (mode: Mode) => windows[mode].map((entry) => entry.cpuUsPerHandshake);
-  const handshakeRatio = pairedRatios(cpu('on'), cpu('off'));
-  const sorted = cpu('on')
-    .map((value, index) => value / (cpu('off')[index] ?? Number.NaN))
-    .filter(Number.isFinite)
-    .sort((a, b) => a - b);
-  const quartiles = `${quantileSorted(sorted, 0.25).toFixed(2)}–${quantileSorted(sorted, 0.75).toFixed(2)}`;
+  const { ratio: handshakeRatio, middleHalf: quartiles } = windowRatios(cpu('on'), cpu('off'));
   const publishRatio = pairedRatios(onNs, offNs);
-  const verdict = (name: string, ratio: ReturnType<typeof pairedRatios>, measured: string): Target => {
-    const met = ratio.n === 0 ? undefined : ratio.median <= METRICS_TARGET;
-    return {
-      name,
-      wanted: `metrics on ≤ ${METRICS_TARGET} × off`,
-      measured,
-      met,
-      note:
-        met === false
-          ? `over by ${((ratio.median - METRICS_TARGET) * 100).toFixed(1)} points (see the metrics table)`
-          : undefined,
-    };
-  };
+  const verdict = (name: string, ratio: ReturnType<typeof pairedRatios>, measured: string): Target =>
+    atMostTarget(name, `metrics on ≤ ${METRICS_TARGET} × off`, METRICS_TARGET, ratio, measured, 'see the metrics table');
   const delta = (on: number[], off: number[]) => summarize(on.map((value, index) => value - (off[index] ?? Number.NaN))).median;
   return {
     id: 'metrics',

@@ -7,7 +7,8 @@
  */
 import type { Context } from '../context.js';
 import type { HandshakeResult } from '../load/handshakes.js';
-import { num } from '../report.js';
+import { num, type Target } from '../report.js';
+import { pairedRatios, quantileSorted, type Summary } from '../stats.js';
 import { leastDisturbed, type RunningServer, rotate, timedJob } from './session.js';
 
 export interface HandshakeWindow {
@@ -64,4 +65,28 @@ export async function pairedHandshakeWindows<Mode extends string>(
     );
   }
   return windows;
+}
+
+/** Subject ÷ baseline over paired windows: the median (min–max), and the middle half of the ratios. */
+export function windowRatios(subject: readonly number[], baseline: readonly number[]): { ratio: Summary; middleHalf: string } {
+  const sorted = subject
+    .map((value, index) => value / (baseline[index] ?? Number.NaN))
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
+  return {
+    ratio: pairedRatios(subject, baseline),
+    middleHalf: `${quantileSorted(sorted, 0.25).toFixed(2)}–${quantileSorted(sorted, 0.75).toFixed(2)}`,
+  };
+}
+
+/** A target that a ratio's median must not exceed; `see` says where a miss is explained. */
+export function atMostTarget(name: string, wanted: string, limit: number, ratio: Summary, measured: string, see: string): Target {
+  const met = ratio.n === 0 ? undefined : ratio.median <= limit;
+  return {
+    name,
+    wanted,
+    measured,
+    met,
+    note: met === false ? `over by ${((ratio.median - limit) * 100).toFixed(1)} points (${see})` : undefined,
+  };
 }
