@@ -105,7 +105,15 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
     }
   };
 
-  const routes = [pattern, `${pattern}/*`].map((routePattern) =>
+  // Run once by hub.close(), through the first of the two routes.
+  const stop = () => {
+    clearInterval(push);
+    view.close();
+    activity.stop();
+    stopHearing();
+    return new Promise<void>((resolve) => live.close(() => resolve()));
+  };
+  const routes = [pattern, `${pattern}/*`].map((routePattern, index) =>
     hub.addRoute({
       pattern: routePattern,
       kind: 'dashboard',
@@ -122,19 +130,9 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
         });
       },
       handleRequest: (req, res, ctx) => serve(req, res, ctx.principal),
-      dispose: () => {
-        clearInterval(push);
-        view.close();
-        activity.stop();
-        stopHearing();
-        return new Promise<void>((resolve) => live.close(() => resolve()));
-      },
+      dispose: index === 0 ? stop : undefined,
     }),
   );
-  hub.on('close', () => {
-    clearInterval(push);
-    view.close();
-  });
   return { routes, state };
 }
 
