@@ -2,6 +2,7 @@ export { contextOf, type WsRouteServerOptions } from './adapters/index.js';
 export { type Broker, type BrokerStats, memoryBroker } from './cluster/index.js';
 export { SwitchboardError, type SwitchboardErrorCode } from './errors.js';
 export type {
+  AdoptedEvent,
   Closable,
   CloseOptions,
   HubOptions,

@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { redisBroker } from '../src/cluster/redis.js';
 import { switchboard } from '../src/index.js';
 import { collectMetrics } from '../src/metrics/index.js';
@@ -21,6 +21,7 @@ import {
   PrivateRedis,
   rawExchange,
 } from './helpers.js';
+import { connectIo } from './io-helpers.js';
 
 const servers: http.Server[] = [];
 after(async () => {
@@ -180,6 +181,59 @@ describe('switchboard/metrics', () => {
     redis.restart();
     await eventually(async () => (await value(register, 'switchboard_broker_up')) === 1, 15_000, 'broker back');
     await hub.close();
+  });
+
+  it("counts the per-user policy's replacements and refusals, adopted listeners' handshakes, and Socket.IO sockets by namespace", async (t) => {
+    const server = http.createServer();
+    servers.push(server);
+    // A legacy listener on the server before the hub, adopted: it answers /legacy and leaves the rest.
+    const legacy = new WebSocketServer({ noServer: true });
+    const legacyListener = (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+      if (req.url === '/legacy') legacy.handleUpgrade(req, socket, head, (ws) => ws.close());
+    };
+    server.on('upgrade', legacyListener);
+    const hub = switchboard(server);
+    hub.adopt(legacyListener);
+    const register = new Registry();
+    collectMetrics(hub, { register });
+    hub.ws('/one', {}, { authenticate: () => ({ userId: 'ann' }), perUser: { max: 1 } });
+    hub.ws('/newest', {}, { authenticate: () => ({ userId: 'ann' }), perUser: { max: 1, onExceed: 'replace-oldest' } });
+    const io = hub.io(undefined, {});
+    io.of('/admin');
+    io.of(/^\/tenant-\w+$/);
+    const { port } = await listen(server);
+    const base = `ws://127.0.0.1:${port}`;
+
+    const kept = await open(`${base}/one`);
+    assert.equal((await attempt(`${base}/one`)).status, 429);
+    const older = await open(`${base}/newest`);
+    const newer = await open(`${base}/newest`);
+    await closed(older);
+    await eventually(async () => (await value(register, 'switchboard_per_user_total{route="/newest",action="replaced"}')) === 1);
+    assert.equal(await value(register, 'switchboard_per_user_total{route="/one",action="refused"}'), 1);
+
+    const legacyClient = new WebSocket(`${base}/legacy`);
+    await closed(legacyClient);
+    assert.equal((await attempt(`${base}/elsewhere`)).status, 404);
+    await eventually(async () => (await value(register, 'switchboard_adopted_handshakes_total{result="declined"}')) === 1);
+    assert.equal(await value(register, 'switchboard_adopted_handshakes_total{result="answered"}'), 1);
+
+    const sockets = [
+      await connectIo(`http://127.0.0.1:${port}`, { transports: ['websocket'] }),
+      await connectIo(`http://127.0.0.1:${port}/admin`, { transports: ['websocket'] }),
+      await connectIo(`http://127.0.0.1:${port}/tenant-a`, { transports: ['websocket'] }),
+      await connectIo(`http://127.0.0.1:${port}/tenant-b`, { transports: ['websocket'] }),
+    ];
+    t.after(() => {
+      for (const socket of sockets) socket.close();
+    });
+    assert.equal(await value(register, 'switchboard_socketio_sockets{path="/socket.io",namespace="/"}'), 1);
+    assert.equal(await value(register, 'switchboard_socketio_sockets{path="/socket.io",namespace="/admin"}'), 1);
+    // The children of a dynamic namespace are one label value: tenant names never become labels.
+    assert.equal(await value(register, 'switchboard_socketio_sockets{path="/socket.io",namespace="/^\\\\/tenant-\\\\w+$/"}'), 2);
+    assert.doesNotMatch(await register.metrics(), /tenant-a/);
+    kept.close();
+    newer.close();
   });
 
   it('refuses misuse with a clear error, and stop() lets another take its place', () => {

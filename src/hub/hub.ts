@@ -38,6 +38,14 @@ export interface HubEvents {
   close: [];
   /** An adopted 'upgrade' listener answers every path, so the ones adopted after it never get a handshake. */
   shadowed: [ShadowedEvent];
+  /** A handshake no route matched was offered to the adopted (legacy) listeners, and this is how it ended. */
+  adopted: [AdoptedEvent];
+}
+
+export interface AdoptedEvent {
+  path: string;
+  /** answered: a listener took it; declined: none did (404); failed: one threw (500); timeout: none answered in time. */
+  result: 'answered' | 'declined' | 'failed' | 'timeout';
 }
 
 /**
@@ -426,15 +434,20 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
         }
         if (verdict === 'declined') this.answerUnmatched(req, socket, head, path, NOT_TAKEN);
         else if (verdict === 'failed') this.reject(socket, 500, 'upgrade listener failed', path);
+        this.emit('adopted', { path, result: verdict });
       },
     });
     offer.start();
     if (settled) return;
     timer = setTimeout(() => {
       offer.stop();
-      if (offer.isAnswered) return;
+      if (offer.isAnswered) {
+        this.emit('adopted', { path, result: 'answered' });
+        return;
+      }
       if (offer.working) this.reject(socket, 408, 'handshake was not answered in time', path);
       else this.answerUnmatched(req, socket, head, path, NOT_TAKEN);
+      this.emit('adopted', { path, result: offer.working ? 'timeout' : 'declined' });
     }, this.options.handshakeTimeoutMs);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));

@@ -8,7 +8,7 @@ export {
   type Verdict,
 } from './admission.js';
 export { callSite } from './call-site.js';
-export { type ConnectionEvent, HUB_LISTENER, Hub, type HubEvents, type UpgradeListener } from './hub.js';
+export { type AdoptedEvent, type ConnectionEvent, HUB_LISTENER, Hub, type HubEvents, type UpgradeListener } from './hub.js';
 export { Limiter, type LimitOptions } from './limits.js';
 export { consoleLogger, type Logger } from './logger.js';
 export type { HubOptions, ResolvedHubOptions } from './options.js';

@@ -1,6 +1,7 @@
 import { Counter, Gauge, register as globalRegister, Histogram, type Registry } from 'prom-client';
+import { namespacesOf } from '../adapters/socketio.js';
 import { SwitchboardError } from '../errors.js';
-import type { ConnectionEvent, Hub, RejectEvent } from '../hub/index.js';
+import type { AdoptedEvent, ConnectionEvent, Hub, RejectEvent } from '../hub/index.js';
 import type { Realtime } from '../realtime/realtime.js';
 
 export interface MetricsOptions {
@@ -103,9 +104,25 @@ export function collectMetrics(hub: Hub, options: MetricsOptions = {}): HubMetri
       handshakes.labels(route, String(event.status)).inc();
       if (event.handshakeSeconds !== undefined) durations.labels(route).observe(event.handshakeSeconds);
     };
+    const adopted = named(
+      'adopted_handshakes_total',
+      (name) =>
+        new Counter({
+          name,
+          help: "Handshakes no route matched, offered to the server's adopted (legacy) 'upgrade' listeners, by result (answered, declined, failed, timeout).",
+          labelNames: ['result'],
+          registers,
+        }),
+    );
+    const onAdopted = (event: AdoptedEvent) => adopted.labels(event.result).inc();
     hub.on('connection', onConnection);
     hub.on('reject', onReject);
-    const detach: Array<() => void> = [() => hub.off('connection', onConnection), () => hub.off('reject', onReject)];
+    hub.on('adopted', onAdopted);
+    const detach: Array<() => void> = [
+      () => hub.off('connection', onConnection),
+      () => hub.off('reject', onReject),
+      () => hub.off('adopted', onAdopted),
+    ];
 
     const realtime = realtimeOf(hub);
     if (realtime) detach.push(collectRealtime(realtime, named, registers));
@@ -177,6 +194,39 @@ function collectRealtime(
         registers,
       }),
   );
+  const perUser = named(
+    'per_user_total',
+    (name) =>
+      new Counter({
+        name,
+        help: 'Connections the per-user policy replaced (onExceed: replace-oldest) or refused, by route pattern and action.',
+        labelNames: ['route', 'action'],
+        registers,
+      }),
+  );
+  named(
+    'socketio_sockets',
+    (name) =>
+      new Gauge({
+        name,
+        help: "Connected Socket.IO sockets, by server path and namespace (a dynamic namespace's children as one, labelled with its regular expression).",
+        labelNames: ['path', 'namespace'],
+        registers,
+        collect() {
+          this.reset();
+          for (const io of realtime.ioServers) {
+            const path = io.path();
+            const counts = new Map<string, number>();
+            const dynamic = dynamicChildren(io);
+            for (const nsp of namespacesOf(io)) {
+              const label = dynamic.get(nsp) ?? nsp.name;
+              counts.set(label, (counts.get(label) ?? 0) + nsp.sockets.size);
+            }
+            for (const [namespace, count] of counts) this.set({ path, namespace }, count);
+          }
+        },
+      }),
+  );
   const byType = { publish: published.labels('publish'), emit: published.labels('emit') };
   const skipped = slow.labels('skip');
   const closed = slow.labels('close');
@@ -188,8 +238,30 @@ function collectRealtime(
       if (result.closed > 0) closed.inc(result.closed);
     },
     recovered: (result) => recoveries.labels(result).inc(),
+    perUser: (pattern, action, count) => perUser.labels(pattern, action).inc(count),
   });
 }
+
+/**
+ * The label of each namespace a dynamic one made, whose names are unbounded: the parent's regular
+ * expression (`io.of(/^\/tenant-\w+$/)`), or "(dynamic)" for a parent made with a function.
+ */
+function dynamicChildren(io: Realtime['ioServers'] extends Set<infer T> ? T : never): Map<unknown, string> {
+  const labels = new Map<unknown, string>();
+  const server = io as unknown as {
+    parentNsps?: Map<unknown, { children?: Set<unknown> }>;
+    parentNamespacesFromRegExp?: Map<RegExp, unknown>;
+  };
+  const fromRegExp = new Map<unknown, string>();
+  for (const [regex, parent] of server.parentNamespacesFromRegExp ?? []) fromRegExp.set(parent, String(regex));
+  for (const parent of server.parentNsps?.values() ?? []) {
+    const label = fromRegExp.get(parent) ?? DYNAMIC_NAMESPACE;
+    for (const child of parent.children ?? []) labels.set(child, label);
+  }
+  return labels;
+}
+
+const DYNAMIC_NAMESPACE = '(dynamic)';
 
 function realtimeOf(hub: Hub): Realtime | undefined {
   const realtime = (hub as { realtime?: Realtime }).realtime;

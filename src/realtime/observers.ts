@@ -7,6 +7,9 @@ export type PublishType = 'publish' | 'emit';
 /** How a recovering connection's join of a room went: its missed messages replayed, a gap, or a failed read. */
 export type RecoveryResult = 'replayed' | 'gap' | 'failed';
 
+/** What the per-user policy did to a connection: let another replace it, or refused it. */
+export type PerUserAction = 'replaced' | 'refused';
+
 /** Facts of the real-time layer as they happen, for metrics; every method optional. */
 export interface RealtimeObserver {
   /** A message was published on this node (it is delivered on every node). */
@@ -16,6 +19,8 @@ export interface RealtimeObserver {
   recovered?(result: RecoveryResult): void;
   /** The broker's connection went down or came back. */
   brokerChanged?(up: boolean): void;
+  /** The per-user policy of the route with this pattern replaced or refused `count` connections. */
+  perUser?(pattern: string, action: PerUserAction, count: number): void;
   /** Another node's report of itself arrived (dashboards). */
   nodeReported?(report: NodeReport): void;
 }
@@ -47,6 +52,11 @@ export class Observers {
   recovered(result: RecoveryResult): void {
     if (this.list.length === 0) return;
     for (const observer of this.list) observer.recovered?.(result);
+  }
+
+  perUser(pattern: string, action: PerUserAction, count: number): void {
+    if (this.list.length === 0) return;
+    for (const observer of this.list) observer.perUser?.(pattern, action, count);
   }
 
   nodeReported(report: NodeReport): void {

@@ -77,9 +77,11 @@ export class Realtime {
       const policy = route.options.perUser;
       if (route.tracksOwnConnections || !policy || identity?.userId === undefined) return undefined;
       if ((policy.onExceed ?? 'reject') !== 'reject') return undefined;
-      return this.link.users
-        .count(routeKey(route), identity.userId)
-        .then((count) => (count >= policy.max ? { status: 429, reason: perUserLimitReason(policy.max) } : undefined));
+      return this.link.users.count(routeKey(route), identity.userId).then((count) => {
+        if (count < policy.max) return undefined;
+        this.observers.perUser(route.pattern, 'refused', 1);
+        return { status: 429, reason: perUserLimitReason(policy.max) };
+      });
     });
     hub.on('connection', (event) => this.connected(event));
     hub.on('close', () => {
@@ -278,7 +280,11 @@ export class Realtime {
     this.local.set(id, replaceThis);
     const { admitted, replace } = await this.link.users.add(key, userId, id, policy);
     if (closed && admitted) await this.link.users.remove(key, userId, id);
-    if (!admitted) this.local.delete(id);
+    if (!admitted) {
+      this.local.delete(id);
+      this.observers.perUser(route.pattern, 'refused', 1);
+    }
+    if (replace.length > 0) this.observers.perUser(route.pattern, 'replaced', replace.length);
     for (const other of replace) this.replace(other);
     return admitted && !closed;
   }
