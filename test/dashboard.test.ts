@@ -148,12 +148,82 @@ describe('hub.dashboard(): the operations page, for every node of the cluster', 
     assert.match((await page.locator('tr[data-namespace="/admin"]').textContent()) ?? '', /\/admin\s*1$/);
     assert.equal(await page.locator('#chart polyline').count(), 2, 'accepted and refused over time');
     assert.equal(await page.locator('#actions').isHidden(), true, 'read-only by default: no actions');
+    // A user on the other node, found from this one; read-only, so no Close button.
+    await page.fill('#lookup input', 'u3');
+    await page.click('#lookup button');
+    await page.locator('tr[data-connection]').first().waitFor({ timeout: 5_000 });
+    const row = (await page.locator('tr[data-connection]').textContent()) ?? '';
+    assert.ok(row.includes(b.hub.realtime.link.nodeId) && row.includes('/chat'), row);
+    assert.equal(await page.locator('tr[data-connection] button').count(), 0);
     assert.deepEqual(problems, []);
   });
 
   it('forgets a node that stops reporting', { timeout: 40_000 }, async () => {
     await stopNode(b);
     await eventually(async () => (await state(a)).nodes.length === 1, 30_000, 'node B gone from node A');
+  });
+
+  it("finds a user's connections on every node, ws and Socket.IO, and closes one wherever it is", async (t) => {
+    const opsPrefix = `dashboard-${randomUUID()}`;
+    const identify = (req: http.IncomingMessage) => ({
+      userId: new URL(req.url ?? '/', 'http://x').searchParams.get('user') ?? 'anon',
+    });
+    const nodes = await Promise.all(
+      [0, 1].map(async () => {
+        const server = http.createServer();
+        const hub = switchboard(server, { broker: redisBroker({ url: 'redis://127.0.0.1:6379', prefix: opsPrefix }) });
+        hub.ws('/chat', {}, { authenticate: identify });
+        hub.io(undefined, { authenticate: identify });
+        hub.dashboard('/_ops', { authenticate, readonly: false });
+        await hub.ready();
+        const { port } = await listen(server);
+        return { server, hub, base: `http://127.0.0.1:${port}`, clients: [] as WebSocket[] };
+      }),
+    );
+    t.after(async () => {
+      for (const node of nodes) {
+        await node.hub.close({ timeoutMs: 100 });
+        await closeServer(node.server);
+      }
+    });
+    const [c, d] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const onC = await open(`${c.base.replace('http', 'ws')}/chat?user=u7`);
+    const onD = await connectIo(`${d.base}?user=u7`, { transports: ['websocket'], query: { user: 'u7' } });
+    t.after(() => onD.close());
+    const find = async (userId: string) => {
+      const response = await fetch(`${c.base}/_ops/users/${encodeURIComponent(userId)}`, { headers: { cookie: COOKIE } });
+      assert.equal(response.status, 200);
+      return ((await response.json()) as { connections: Array<{ id: string; node: string; kind: string }> }).connections;
+    };
+    // Node C hears of node D from its reports; until then a lookup asks only itself.
+    await eventually(async () => (await state(c)).nodes.length === 2, 12_000, 'node D known to node C');
+    const found = await find('u7');
+    assert.deepEqual(
+      found.map(({ node, kind }) => [node, kind]),
+      [
+        [c.hub.realtime.link.nodeId, 'ws'],
+        [d.hub.realtime.link.nodeId, 'socket.io'],
+      ],
+    );
+    assert.deepEqual(await find('nobody'), []);
+    assert.equal((await fetch(`${c.base}/_ops/users/u7`)).status, 401, 'the lookup is checked as the page is');
+
+    const close = (connectionId: string) =>
+      fetch(`${c.base}/_ops/actions`, {
+        method: 'POST',
+        headers: { cookie: COOKIE, 'content-type': 'application/json' },
+        body: JSON.stringify({ action: 'close-connection', connectionId }),
+      });
+    // The Socket.IO session on the other node: ended so that its client does not reconnect by itself.
+    const ioGone = new Promise<string>((resolve) => onD.once('disconnect', resolve));
+    assert.equal((await close(found[1]?.id ?? '')).status, 200);
+    assert.equal(await ioGone, 'io server disconnect');
+    assert.equal(onC.readyState, WebSocket.OPEN, "the user's other connection stays");
+    const wsGone = closed(onC);
+    assert.equal((await close(found[0]?.id ?? '')).status, 200);
+    assert.equal((await wsGone).code, DISCONNECTED_CLOSE_CODE);
+    assert.equal((await close(found[0]?.id ?? '')).status, 404, 'a connection of this node that is gone');
+    await eventually(async () => (await find('u7')).length === 0, 5_000, 'both gone from the lookup');
   });
 
   it('acts only when not read-only, and logs who asked', async () => {

@@ -13,7 +13,9 @@ export type BusMessage =
   /** The per-user policy replaced this connection, held by another node. */
   | { type: 'replace'; connectionId: string }
   /** A node's report of itself, for the dashboards of the others (see operations/cluster-view.ts). */
-  | { type: 'report'; report: import('../operations/node-report.js').NodeReport };
+  | { type: 'report'; report: import('../operations/node-report.js').NodeReport }
+  /** Dashboards asking each other for a user's connections, and closing one (see operations/user-lookup.ts). */
+  | { type: 'operations'; message: import('../operations/user-lookup.js').OperationsMessage };
 
 export type WirePayload = { text: string } | { base64: string };
 

@@ -5,16 +5,18 @@ import { findings } from '../guard/findings.js';
 import type { Route, RouteOptions } from '../hub/index.js';
 import type { Switchboard } from '../switchboard.js';
 import { ClusterView } from './cluster-view.js';
+import { ConnectionDirectory } from './connection-directory.js';
 import { LocalActivity } from './local-activity.js';
 import { nodeReport } from './node-report.js';
 import { dashboardPage } from './page.js';
+import { UserLookup } from './user-lookup.js';
 
 export interface DashboardOptions {
   /** Who may see the page, its state and its live channel: the same function as a route's `authenticate`. */
   authenticate?: RouteOptions['authenticate'];
   /** Mount without `authenticate` (a page on a trusted network only). */
   insecure?: boolean;
-  /** `false` enables the page's actions (disconnect a user); each is logged. Default `true`. */
+  /** `false` enables the page's actions (disconnect a user, close a connection); each is logged. Default `true`. */
   readonly?: boolean;
 }
 
@@ -49,7 +51,17 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
   const view = new ClusterView(hub.realtime.link, () =>
     nodeReport(hub, hub.realtime.link.nodeId, hub.realtime.brokerIsUp, activity.snapshot()),
   );
-  const stopHearing = hub.realtime.observers.add({ nodeReported: (report) => view.heard(report) });
+  const directory = new ConnectionDirectory(hub, hub.realtime.link.nodeId);
+  const lookup = new UserLookup(hub.realtime.link, directory, () =>
+    view
+      .nodes()
+      .slice(1)
+      .map(({ id }) => id),
+  );
+  const stopHearing = hub.realtime.observers.add({
+    nodeReported: (report) => view.heard(report),
+    operations: (message) => lookup.heard(message),
+  });
 
   const state = (): DashboardState => {
     const nodes = view.nodes();
@@ -96,8 +108,12 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
       send(res, 200, 'text/html; charset=utf-8', page);
     } else if (req.method === 'GET' && sub === '/state') {
       send(res, 200, 'application/json', JSON.stringify(state()));
+    } else if (req.method === 'GET' && sub.startsWith('/users/') && sub.length > '/users/'.length) {
+      const userId = safeDecode(sub.slice('/users/'.length));
+      if (userId === undefined) send(res, 400, 'text/plain; charset=utf-8', 'the user id is not valid percent-encoding');
+      else lookup.find(userId).then((connections) => send(res, 200, 'application/json', JSON.stringify({ userId, connections })));
     } else if (sub === '/actions' && req.method === 'POST' && !readonly) {
-      act(hub, req, res, principal);
+      act(hub, lookup, req, res, principal);
     } else if (sub === '/actions') {
       send(res, readonly ? 403 : 405, 'text/plain; charset=utf-8', readonly ? 'the dashboard is read-only' : 'POST only');
     } else {
@@ -110,6 +126,8 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
     clearInterval(push);
     view.close();
     activity.stop();
+    directory.stop();
+    lookup.stop();
     stopHearing();
     return new Promise<void>((resolve) => live.close(() => resolve()));
   };
@@ -146,8 +164,15 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(body);
 }
 
-/** `POST <pattern>/actions` with `{ "action": "disconnect-user", "userId": "…" }`: logged with who asked. */
-function act(hub: Switchboard, req: IncomingMessage, res: ServerResponse, principal: unknown): void {
+const ACTIONS_HELP =
+  'the actions are { "action": "disconnect-user", "userId": "…" } and { "action": "close-connection", "connectionId": "…" } ' +
+  '(an id from GET <pattern>/users/<userId>)';
+
+/**
+ * `POST <pattern>/actions`: disconnect a user everywhere, or close one connection wherever it is.
+ * Each is logged with the principal that asked.
+ */
+function act(hub: Switchboard, lookup: UserLookup, req: IncomingMessage, res: ServerResponse, principal: unknown): void {
   let body = '';
   req.setEncoding('utf8');
   req.on('data', (chunk: string) => {
@@ -155,21 +180,35 @@ function act(hub: Switchboard, req: IncomingMessage, res: ServerResponse, princi
     if (body.length > 4_096) req.destroy();
   });
   req.on('end', () => {
-    let request: { action?: unknown; userId?: unknown };
+    let request: { action?: unknown; userId?: unknown; connectionId?: unknown };
     try {
       request = JSON.parse(body);
     } catch {
-      send(res, 400, 'text/plain; charset=utf-8', 'expected a JSON body { "action": "disconnect-user", "userId": "…" }');
+      send(res, 400, 'text/plain; charset=utf-8', `expected a JSON body: ${ACTIONS_HELP}`);
       return;
     }
-    if (request.action !== 'disconnect-user' || (typeof request.userId !== 'string' && typeof request.userId !== 'number')) {
-      send(res, 400, 'text/plain; charset=utf-8', 'the one action is { "action": "disconnect-user", "userId": "…" }');
-      return;
+    const { logger } = hub.options;
+    if (request.action === 'disconnect-user' && (typeof request.userId === 'string' || typeof request.userId === 'number')) {
+      logger.info({ action: request.action, userId: String(request.userId), by: principal }, 'dashboard action');
+      hub.disconnectUser(request.userId, 'disconnected from the operations dashboard');
+      send(res, 200, 'application/json', JSON.stringify({ done: true }));
+    } else if (request.action === 'close-connection' && typeof request.connectionId === 'string') {
+      logger.info({ action: request.action, connectionId: request.connectionId, by: principal }, 'dashboard action');
+      const done = lookup.close(request.connectionId);
+      if (done) send(res, 200, 'application/json', JSON.stringify({ done: true }));
+      else send(res, 404, 'text/plain; charset=utf-8', `connection ${request.connectionId} is not open on this node`);
+    } else {
+      send(res, 400, 'text/plain; charset=utf-8', ACTIONS_HELP);
     }
-    hub.options.logger.info({ action: request.action, userId: String(request.userId), by: principal }, 'dashboard action');
-    hub.disconnectUser(request.userId, 'disconnected from the operations dashboard');
-    send(res, 200, 'application/json', JSON.stringify({ done: true }));
   });
+}
+
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function checkOptions(pattern: string, options: DashboardOptions): void {

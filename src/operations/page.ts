@@ -49,6 +49,10 @@ export function dashboardPage(pattern: string): string {
 <tbody id="tenants"></tbody></table>
 <h2>Conflicts</h2>
 <ul id="conflicts"></ul>
+<h2>A user's connections</h2>
+<form id="lookup"><label>User id <input name="userId" required></label><button>Find</button><span id="found" class="muted"></span></form>
+<table id="user-table" hidden><thead><tr><th>connection</th><th>node</th><th>route</th><th>kind</th><th>tenant</th><th>address</th><th>open since</th><th></th></tr></thead>
+<tbody id="user-connections"></tbody></table>
 <div id="actions" hidden>
 <h2>Actions</h2>
 <form id="disconnect"><label>Disconnect user <input name="userId" required></label><button>Disconnect</button><span id="done" class="muted"></span></form>
@@ -116,6 +120,7 @@ export function dashboardPage(pattern: string): string {
     $('conflicts').innerHTML = state.conflicts.length ? state.conflicts.map((c) => '<li><b>' + text(c.summary) + '</b>: ' + text(c.message) + '</li>').join('')
       : '<li class="muted">none</li>';
     $('actions').hidden = state.readonly;
+    readonly = state.readonly;
   }
   let delay = 500;
   function connect() {
@@ -129,11 +134,36 @@ export function dashboardPage(pattern: string): string {
       delay = Math.min(delay * 2, 10000);
     };
   }
+  let readonly = true;
+  let shownUser;
+  const post = (body) => fetch(base + '/actions', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  async function showUser(userId) {
+    shownUser = userId;
+    const response = await fetch(base + '/users/' + encodeURIComponent(userId));
+    if (!response.ok) { $('found').textContent = 'refused: ' + response.status; return; }
+    const { connections } = await response.json();
+    $('found').textContent = connections.length + ' connection' + (connections.length === 1 ? '' : 's') + ' of ' + userId;
+    $('user-table').hidden = connections.length === 0;
+    $('user-connections').innerHTML = connections.map((c) => '<tr data-connection="' + text(c.id) + '"><td><code>' + text(c.id) +
+      '</code></td><td><code>' + text(c.node) + '</code></td><td><code>' + text(c.route) + '</code></td><td>' + text(c.kind) + '</td><td>' +
+      text(c.tenantId || '') + '</td><td>' + text(c.address || '') + '</td><td>' + new Date(c.openedAt).toLocaleTimeString() + '</td><td>' +
+      (readonly ? '' : '<button data-close="' + text(c.id) + '">Close</button>') + '</td></tr>').join('');
+  }
+  $('lookup').onsubmit = (event) => {
+    event.preventDefault();
+    showUser(String(new FormData(event.target).get('userId')));
+  };
+  $('user-connections').onclick = async (event) => {
+    const id = event.target.getAttribute && event.target.getAttribute('data-close');
+    if (!id) return;
+    const response = await post({ action: 'close-connection', connectionId: id });
+    $('found').textContent = response.ok ? 'closed ' + id : 'refused: ' + response.status;
+    setTimeout(() => showUser(shownUser), 500);
+  };
   $('disconnect').onsubmit = async (event) => {
     event.preventDefault();
     const userId = new FormData(event.target).get('userId');
-    const response = await fetch(base + '/actions', { method: 'POST', headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ action: 'disconnect-user', userId }) });
+    const response = await post({ action: 'disconnect-user', userId });
     $('done').textContent = response.ok ? 'disconnected ' + userId : 'refused: ' + response.status;
   };
   connect();

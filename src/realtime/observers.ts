@@ -1,4 +1,5 @@
 import type { NodeReport } from '../operations/node-report.js';
+import type { OperationsMessage } from '../operations/user-lookup.js';
 import type { BroadcastResult } from './broadcast.js';
 
 /** What a room publish was: `hub.publish()` (`'publish'`) or an event to a user, tenant or room (`'emit'`). */
@@ -23,6 +24,8 @@ export interface RealtimeObserver {
   perUser?(pattern: string, action: PerUserAction, count: number): void;
   /** Another node's report of itself arrived (dashboards). */
   nodeReported?(report: NodeReport): void;
+  /** Another node's dashboard asked or answered something (a user's connections, a close). */
+  operations?(message: OperationsMessage): void;
 }
 
 /**
@@ -62,6 +65,11 @@ export class Observers {
   nodeReported(report: NodeReport): void {
     if (this.list.length === 0) return;
     for (const observer of this.list) observer.nodeReported?.(report);
+  }
+
+  operations(message: OperationsMessage): void {
+    if (this.list.length === 0) return;
+    for (const observer of this.list) observer.operations?.(message);
   }
 
   brokerChanged(up: boolean): void {

@@ -202,6 +202,9 @@ export class Realtime {
       case 'report':
         this.observers.nodeReported(message.report);
         break;
+      case 'operations':
+        this.observers.operations(message.message);
+        break;
     }
   }
 
