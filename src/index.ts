@@ -20,6 +20,8 @@ export type {
 export { Hub, Route } from './hub/index.js';
 export type { DashboardOptions, DashboardState, MountedDashboard } from './operations/dashboard.js';
 export type { NodeReport } from './operations/node-report.js';
+export type { PresenceEvent, PresenceMember } from './presence/presence-store.js';
+export { PRESENCE_EVENT } from './presence/wire.js';
 export {
   type BroadcastResult,
   DISCONNECTED_CLOSE_CODE,

@@ -15,6 +15,8 @@ import { SwitchboardError } from './errors.js';
 import { Hub, type HubOptions, hubFor, type Route, type RouteOptions, type UpgradeHandler } from './hub/index.js';
 import { invalidOption } from './hub/options.js';
 import { type DashboardOptions, type MountedDashboard, mountDashboard } from './operations/dashboard.js';
+import type { Presence } from './presence/presence.js';
+import type { PresenceMember } from './presence/presence-store.js';
 import {
   type BroadcastResult,
   DEFAULT_SLOW_CONSUMER_POLICY,
@@ -32,6 +34,8 @@ export interface SwitchboardOptions extends HubOptions {
   slowConsumers?: Partial<SlowConsumerPolicy>;
   /** Each room a stream of its last `size` messages, kept `ttlMs`, for routes with `recover: true` (see "Continuity"). */
   history?: HistoryOptions;
+  /** Who is in which room, cluster-wide (`hub.presence(room)`, the `'presence'` event). Default `true`. */
+  presence?: boolean;
 }
 
 /** The hub with its mounts: what `switchboard(server)` returns. */
@@ -51,13 +55,19 @@ export class Switchboard extends Hub {
     | undefined;
 
   constructor(server: Server, options: SwitchboardOptions = {}, madeBy: 'app' | 'guard' = 'app') {
-    super(server, options, ['broker', 'slowConsumers', 'history'], madeBy);
+    super(server, options, ['broker', 'slowConsumers', 'history', 'presence'], madeBy);
+    if (options.presence !== undefined && typeof options.presence !== 'boolean') {
+      throw invalidOption(
+        `switchboard(server, { presence }): presence must be true or false, not ${JSON.stringify(options.presence)}.`,
+      );
+    }
     const history = checkHistoryOptions(options.history);
     this.historyOptions = history;
     this.realtime = new Realtime(this, {
       broker: checkBroker(options.broker),
       slowConsumers: checkSlowConsumers(options.slowConsumers),
       ...(history && { history }),
+      ...(options.presence === false && { presence: false }),
     });
   }
 
@@ -81,6 +91,32 @@ export class Switchboard extends Hub {
    */
   publish(room: string, data: PublishData): BroadcastResult {
     return this.realtime.publish(room, data);
+  }
+
+  /**
+   * Who is in `room`, on every node: one entry per user with an id, with how many of that user's
+   * connections are in it (`ws` rooms, user and tenant rooms, Socket.IO rooms alike).
+   */
+  presence(room: string): Promise<PresenceMember[]> {
+    return this.presenceOf('presence', room).members(room);
+  }
+
+  /** How many users are in `room`, on every node, without fetching them: for rooms too big to list. */
+  presenceCount(room: string): Promise<number> {
+    return this.presenceOf('presenceCount', room).count(room);
+  }
+
+  private presenceOf(method: string, room: unknown): Presence {
+    if (typeof room !== 'string' || room === '') {
+      throw invalidOption(`hub.${method}(room): room must be a non-empty string, not ${describe(room)}.`);
+    }
+    const { presence } = this.realtime;
+    if (!presence) {
+      throw invalidOption(
+        `hub.${method}(): this hub keeps no presence (it was created with { presence: false }, or its broker keeps none).`,
+      );
+    }
+    return presence;
   }
 
   /** Closes every connection of the user, on every node (`ws`: code 4003 and the reason). */
@@ -156,7 +192,7 @@ export class Switchboard extends Hub {
    */
   socketioRoute(io: SocketIOServer, routeOptions?: RouteOptions, legacy?: LegacyMount): Route {
     const route = mountSocketIO(this, io, routeOptions, this.realtime.gate, legacy);
-    this.realtime.addSocketIO(io);
+    this.realtime.addSocketIO(io, routeOptions?.presence === true);
     return route;
   }
 

@@ -1,7 +1,7 @@
 import { Listeners } from './listeners.js';
 import type { ConnectOptions } from './options.js';
 import { reporter } from './options.js';
-import type { GapInfo } from './recovery-protocol.js';
+import type { GapInfo, PresenceInfo } from './recovery-protocol.js';
 import type { RequestOptions } from './requests.js';
 import { type ConnectionState, type StateListener, StateStore } from './state.js';
 import { type EventHandler, encodeEvent, type MessageHandler, Subscribers } from './subscribers.js';
@@ -19,6 +19,7 @@ export abstract class SharedConnection {
   protected readonly store: StateStore;
   protected readonly subscribers: Subscribers;
   protected readonly gaps: Listeners<GapInfo>;
+  protected readonly presences: Listeners<PresenceInfo>;
   private refs = 0;
   protected finished = false;
   /** Set by the registry: forgets this connection once it is closed for good. */
@@ -30,6 +31,7 @@ export abstract class SharedConnection {
     this.store = new StateStore(this.report);
     this.subscribers = new Subscribers(this.report);
     this.gaps = new Listeners(this.report);
+    this.presences = new Listeners(this.report);
   }
 
   get state(): ConnectionState {
@@ -62,6 +64,15 @@ export abstract class SharedConnection {
    */
   onGap(listener: (gap: GapInfo) => void): () => void {
     return this.gaps.add(listener);
+  }
+
+  /**
+   * On a route with `presence: true`: who enters and leaves the rooms this connection is in
+   * (`join`: a user's first connection anywhere, `leave`: the last one), and, as it enters a room,
+   * who is there (`state`). Returns the unsubscribe.
+   */
+  onPresence(listener: (presence: PresenceInfo) => void): () => void {
+    return this.presences.add(listener);
   }
 
   /**

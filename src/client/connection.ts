@@ -65,6 +65,7 @@ export class Connection extends SharedConnection {
       {
         deliver: (data, message) => this.subscribers.dispatch(data, message),
         gap: (gap) => this.gaps.emit(gap),
+        presence: (presence) => this.presences.emit(presence),
         position: (position) => this.onPosition?.(position),
         report: this.report,
       },

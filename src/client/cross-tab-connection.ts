@@ -106,6 +106,9 @@ export class CrossTabConnection extends SharedConnection {
       gap: (gap) => {
         if (!this.finished) this.gaps.emit(gap);
       },
+      presence: (presence) => {
+        if (!this.finished) this.presences.emit(presence);
+      },
       position: (position) => this.positions.merge(position),
       answer: (id, outcome) => this.requests.settle(id, outcome),
       ready: (ready, newHolder = false) => {

@@ -29,6 +29,7 @@ export {
   type GapInfo,
   type GapReason,
   MAX_RESUME_CHARS,
+  type PresenceInfo,
   RESUME_PARAM,
   type RoomMessage,
 } from './recovery-protocol.js';

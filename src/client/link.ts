@@ -1,5 +1,5 @@
 import type { Outgoing } from './base-connection.js';
-import type { GapInfo, RoomMessage } from './recovery-protocol.js';
+import type { GapInfo, PresenceInfo, RoomMessage } from './recovery-protocol.js';
 import type { OutgoingRequest, Settled } from './requests.js';
 import type { ConnectionState } from './state.js';
 import type { MessageData } from './subscribers.js';
@@ -9,6 +9,7 @@ export interface LinkEvents {
   state(state: ConnectionState): void;
   message(data: MessageData, room?: RoomMessage): void;
   gap(gap: GapInfo): void;
+  presence(presence: PresenceInfo): void;
   /** A room position the holder learnt (elected tab), kept in case this tab takes over. */
   position(position: RoomMessage): void;
   answer(id: string, outcome: Settled): void;

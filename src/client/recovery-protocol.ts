@@ -23,8 +23,18 @@ export interface RoomMessage {
   epoch: string;
 }
 
+/**
+ * Who entered or left a room (a route with `presence: true`): `join` when a user's first connection
+ * entered it anywhere, `leave` when the last left; `state`, when this connection entered the room,
+ * with who was in it then.
+ */
+export type PresenceInfo =
+  | { room: string; type: 'join' | 'leave'; userId: string; tenantId?: string }
+  | { room: string; type: 'state'; members: Array<{ userId: string; tenantId?: string; connections: number }> };
+
 export type ServerFrame =
-  | { sb: 'hello'; recover: true }
+  | { sb: 'hello'; recover?: true; presence?: true }
+  | ({ sb: 'presence' } & PresenceInfo)
   | ({ sb: 'pos' } & RoomMessage)
   | ({ sb: 'msg'; data: unknown; encoding?: 'base64' } & RoomMessage)
   | { sb: 'gap'; room: string; reason: GapReason }
@@ -48,6 +58,22 @@ export function parseControl(data: unknown): { sb: string; [key: string]: unknow
 
 export function isHello(frame: { sb: string; [key: string]: unknown } | undefined): boolean {
   return frame?.sb === 'hello' && frame.recover === true;
+}
+
+/** The first frame of a route that speaks this format at all: recovering, told of presence, or both. */
+export function isAnyHello(frame: { sb: string; [key: string]: unknown } | undefined): boolean {
+  return frame?.sb === 'hello' && (frame.recover === true || frame.presence === true);
+}
+
+/** The presence a `presence` frame carries, if well formed. */
+export function presenceOf(frame: { [key: string]: unknown }): PresenceInfo | undefined {
+  const { room, type, userId, tenantId, members } = frame;
+  if (typeof room !== 'string') return undefined;
+  if ((type === 'join' || type === 'leave') && typeof userId === 'string') {
+    return typeof tenantId === 'string' ? { room, type, userId, tenantId } : { room, type, userId };
+  }
+  if (type === 'state' && Array.isArray(members)) return { room, type, members };
+  return undefined;
 }
 
 /** The room position a `pos` or `msg` frame carries, if well formed. */

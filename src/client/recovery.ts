@@ -4,9 +4,12 @@ import {
   fromBase64,
   type GapInfo,
   type GapReason,
+  isAnyHello,
   isHello,
+  type PresenceInfo,
   parseControl,
   positionOf,
+  presenceOf,
   RESUME_PARAM,
   type RoomMessage,
 } from './recovery-protocol.js';
@@ -17,6 +20,8 @@ export interface RecoveryHooks {
   /** A message for subscribers, with its room position when it came from a room stream. */
   deliver(data: MessageData, message?: RoomMessage): void;
   gap(gap: GapInfo): void;
+  /** A `presence` frame of a route with `presence: true`. */
+  presence?(presence: PresenceInfo): void;
   /**
    * A position from a `pos` frame, for tabs that may take over the socket. Not called for `msg`
    * frames: their position travels with the message itself, to the same tabs.
@@ -37,6 +42,8 @@ export class Recovery {
   readonly requests: Requests;
   /** Per socket: undefined until its first frame says whether the route recovers. */
   private recovering: boolean | undefined;
+  /** Per socket: whether the route's first frame was a `hello` (recovering, presence, or both). */
+  private speaks = false;
   /** Rooms placed (`pos`) or reported (`gap`) on the current socket. */
   private readonly settled = new Set<string>();
 
@@ -65,6 +72,7 @@ export class Recovery {
   /** A new socket is open. */
   opened(): void {
     this.recovering = undefined;
+    this.speaks = false;
     this.settled.clear();
     this.requests.flush();
   }
@@ -73,13 +81,14 @@ export class Recovery {
     const frame = parseControl(data);
     if (this.recovering === undefined) {
       this.recovering = isHello(frame);
-      if (this.recovering) return;
+      this.speaks = isAnyHello(frame);
+      if (this.speaks) return;
     }
     if (!frame) {
       this.hooks.deliver(data);
       return;
     }
-    if (!this.recovering) {
+    if (!this.speaks) {
       // Without recovery `sb` means nothing to the route; only the answer to one of our own requests is ours.
       if (!(frame.sb === 'res' && this.requests.answer(frame))) this.hooks.deliver(data);
       return;
@@ -111,6 +120,12 @@ export class Recovery {
       case 'res':
         this.requests.answer(frame);
         return;
+      case 'presence': {
+        const presence = presenceOf(frame);
+        if (presence) this.hooks.presence?.(presence);
+        else this.malformed(frame);
+        return;
+      }
       case 'error':
         this.hooks.report(
           new ClientError(

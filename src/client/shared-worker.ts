@@ -56,6 +56,7 @@ function createHost(key: string, portable: PortableOptions, first: MessagePort):
   host.connection = new Connection(key, () => resolveThroughTabs(host), options);
   host.connection.subscribe((data, room) => broadcast(host, room ? { type: 'message', data, room } : { type: 'message', data }));
   host.connection.onGap((gap) => broadcast(host, { type: 'gap', gap }));
+  host.connection.onPresence((presence) => broadcast(host, { type: 'presence', presence }));
   host.connection.onStateChange((state) => broadcast(host, { type: 'state', state }));
   hosts.set(key, host);
   return host;

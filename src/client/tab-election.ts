@@ -88,6 +88,10 @@ export class TabElection implements Link {
       this.events.gap(gap);
       this.post({ type: 'gap', gap });
     });
+    host.onPresence((presence) => {
+      this.events.presence(presence);
+      this.post({ type: 'presence', presence });
+    });
     host.onPosition = (position) => {
       this.events.position(position);
       this.post({ type: 'position', position });
@@ -126,6 +130,8 @@ export class TabElection implements Link {
       this.events.message(message.data, message.room);
     } else if (message.type === 'gap') {
       this.events.gap(message.gap);
+    } else if (message.type === 'presence') {
+      this.events.presence(message.presence);
     } else if (message.type === 'position') {
       this.events.position(message.position);
     } else if (message.type === 'answer') {

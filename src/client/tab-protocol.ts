@@ -1,6 +1,6 @@
 import type { Outgoing } from './base-connection.js';
 import type { ConnectOptions } from './options.js';
-import type { GapInfo, RoomMessage } from './recovery-protocol.js';
+import type { GapInfo, PresenceInfo, RoomMessage } from './recovery-protocol.js';
 import type { Settled } from './requests.js';
 import type { Target } from './resolve-target.js';
 import type { ConnectionState } from './state.js';
@@ -12,6 +12,7 @@ export type HostMessage =
   | { type: 'state'; state: ConnectionState; holder?: string }
   | { type: 'message'; data: MessageData; room?: RoomMessage }
   | { type: 'gap'; gap: GapInfo }
+  | { type: 'presence'; presence: PresenceInfo }
   /** Elected tab only: every room position, so that whichever tab takes over next resumes from it. */
   | { type: 'position'; position: RoomMessage }
   /** Sent to every tab; only the one that made request `id` has it pending. */

@@ -64,6 +64,7 @@ export class WorkerLink implements Link {
     if (message.type === 'state') this.events.state(message.state);
     else if (message.type === 'message') this.events.message(message.data, message.room);
     else if (message.type === 'gap') this.events.gap(message.gap);
+    else if (message.type === 'presence') this.events.presence(message.presence);
     else if (message.type === 'answer') this.events.answer(message.id, message.outcome);
     else if (message.type === 'error') this.events.error(new Error(message.message));
     else if (message.type === 'resolve') {

@@ -15,7 +15,9 @@ export type BusMessage =
   /** A node's report of itself, for the dashboards of the others (see operations/cluster-view.ts). */
   | { type: 'report'; report: import('../operations/node-report.js').NodeReport }
   /** Dashboards asking each other for a user's connections, and closing one (see operations/user-lookup.ts). */
-  | { type: 'operations'; message: import('../operations/user-lookup.js').OperationsMessage };
+  | { type: 'operations'; message: import('../operations/user-lookup.js').OperationsMessage }
+  /** A user's first connection entered a room, or the last left it, on the node that sends this. */
+  | { type: 'presence'; event: import('../presence/presence-store.js').Transition };
 
 export type WirePayload = { text: string } | { base64: string };
 
@@ -29,6 +31,8 @@ export interface BrokerLink {
   publish(message: BusMessage): void;
   /** Who is connected as which user, cluster-wide, for the per-user policy. */
   readonly users: UserRegistry;
+  /** Who is in which room, cluster-wide (see presence/). A broker without it has no presence. */
+  readonly presence?: import('../presence/presence-store.js').PresenceStore;
   /** Makes a Socket.IO server deliver room emits across nodes (the official adapter, for Redis). */
   attachSocketIO(io: SocketIOServer): void;
   stats(): BrokerStats;

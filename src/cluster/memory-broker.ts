@@ -1,5 +1,6 @@
 import { checkSharedHistory } from '../continuity/history.js';
 import { MemoryHistory } from '../continuity/memory-history.js';
+import { MemoryPresence } from '../presence/memory-presence.js';
 import type { Broker, BrokerLink, BusMessage } from './broker.js';
 import { newNodeId } from './broker.js';
 import { MemoryUserRegistry } from './memory-users.js';
@@ -11,6 +12,7 @@ import { MemoryUserRegistry } from './memory-users.js';
 export function memoryBroker(): Broker {
   const links = new Set<{ nodeId: string; deliver: (message: BusMessage) => void }>();
   const users = new MemoryUserRegistry();
+  const presence = new MemoryPresence();
   let history: MemoryHistory | undefined;
   return {
     kind: 'memory',
@@ -28,6 +30,7 @@ export function memoryBroker(): Broker {
         nodeId: self.nodeId,
         ready: Promise.resolve(),
         users,
+        presence: presence.forNode(self.nodeId),
         publish(message) {
           for (const link of links) {
             if (link === self) continue;

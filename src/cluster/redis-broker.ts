@@ -6,6 +6,7 @@ import { checkSharedHistory } from '../continuity/history.js';
 import { RedisHistory } from '../continuity/redis-history.js';
 import { ANSWERS_KEPT_MS } from '../continuity/requests.js';
 import { SwitchboardError } from '../errors.js';
+import { RedisPresence } from '../presence/redis-presence.js';
 import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, newNodeId } from './broker.js';
 import { RedisUserRegistry } from './redis-users.js';
 
@@ -133,10 +134,12 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       const linkReady = ready.then(alive).then(() => undefined);
       linkReady.catch(() => clearInterval(heartbeat));
       const users = new RedisUserRegistry(publisher, prefix);
+      const presence = new RedisPresence(publisher, prefix, nodeId, alive);
       return {
         nodeId,
         ready: linkReady,
         users,
+        presence,
         publish(message) {
           if (publisher.status !== 'ready') {
             stats.dropped++;
@@ -176,6 +179,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
         stats: () => ({ ...stats, connected: publisher.status === 'ready' }),
         async close() {
           clearInterval(heartbeat);
+          presence.stop();
           links.delete(nodeId);
           await publisher.del(`${prefix}:node:${nodeId}`).catch(() => {});
           if (links.size === 0 && shared) {

@@ -54,9 +54,9 @@ export class Continuity {
   }
 
   /** A connection of a recovering route opened: it is told so first, and its resume is read. */
-  opened(ws: WebSocket, query: URLSearchParams): void {
+  opened(ws: WebSocket, query: URLSearchParams, hello = HELLO_FRAME): void {
     if (!this.history) return;
-    ws.send(HELLO_FRAME);
+    ws.send(hello);
     const resume = parseResume(query.get(RESUME_PARAM));
     if (resume && 'error' in resume) {
       // Nothing of it is used: each room the client had shows as joined afresh, which the client sees as a gap.

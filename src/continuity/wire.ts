@@ -6,6 +6,12 @@ import type { FrameParts, GapReason, Position } from './history.js';
  */
 export const HELLO_FRAME = JSON.stringify({ sb: 'hello', recover: true });
 
+/** The first frame of a route that speaks this format: recovering, told of presence, or both. */
+export function helloFrame(route: { recover: boolean; presence: boolean }): string {
+  if (!route.presence) return HELLO_FRAME;
+  return JSON.stringify(route.recover ? { sb: 'hello', recover: true, presence: true } : { sb: 'hello', presence: true });
+}
+
 export function positionFrame(room: string, position: Position): string {
   return JSON.stringify({ sb: 'pos', room, offset: position.offset, epoch: position.epoch });
 }

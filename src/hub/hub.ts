@@ -40,6 +40,8 @@ export interface HubEvents {
   shadowed: [ShadowedEvent];
   /** A handshake no route matched was offered to the adopted (legacy) listeners, and this is how it ended. */
   adopted: [AdoptedEvent];
+  /** A user's first connection entered a room anywhere in the cluster (`join`), or the last one left (`leave`). */
+  presence: [import('../presence/presence-store.js').PresenceEvent];
 }
 
 export interface AdoptedEvent {

@@ -32,6 +32,7 @@ const ROUTE_OPTION_NAMES = [
   'identify',
   'perUser',
   'recover',
+  'presence',
 ];
 
 export function invalidOption(message: string): SwitchboardError {
@@ -117,6 +118,9 @@ export function checkRouteOptions(
   }
   if (options.recover !== undefined && typeof options.recover !== 'boolean') {
     throw invalidOption(`${where}: recover must be true or false, not ${JSON.stringify(options.recover)}.`);
+  }
+  if (options.presence !== undefined && typeof options.presence !== 'boolean') {
+    throw invalidOption(`${where}: presence must be true or false, not ${JSON.stringify(options.presence)}.`);
   }
   if (perUser !== undefined) {
     const valid =

@@ -41,6 +41,11 @@ export interface RouteOptions<Principal = unknown> {
    * position, and a client that comes back with its positions gets what it missed (see "Continuity").
    */
   recover?: boolean;
+  /**
+   * Tell this route's connections who enters and leaves the rooms they are in (`ws`: `sb` frames,
+   * `conn.onPresence` of switchboard/client; Socket.IO: the `switchboard:presence` event). See "Presence".
+   */
+  presence?: boolean;
 }
 
 /** What a Socket.IO route with `authenticateOn: 'connect'` gives `authenticate` besides the request. */

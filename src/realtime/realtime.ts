@@ -6,9 +6,10 @@ import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, fromW
 import { Continuity } from '../continuity/continuity.js';
 import type { HistoryOptions, HistoryStore } from '../continuity/history.js';
 import { Requests } from '../continuity/requests.js';
-import type { RoomData } from '../continuity/wire.js';
+import { helloFrame, type RoomData } from '../continuity/wire.js';
 import { SwitchboardError } from '../errors.js';
 import type { ConnectionEvent, Hub, Route } from '../hub/index.js';
+import { Presence } from '../presence/presence.js';
 import type { BroadcastResult, SlowConsumerPolicy } from './broadcast.js';
 import { Observers } from './observers.js';
 import {
@@ -26,6 +27,8 @@ import { WsRooms } from './ws-rooms.js';
 
 export interface RealtimeOptions {
   broker: Broker;
+  /** Who is in which room, cluster-wide (default on); false keeps no presence. */
+  presence?: boolean;
   slowConsumers: SlowConsumerPolicy;
   /** Each room a stream with positions, for routes with `recover: true`. */
   history?: HistoryOptions;
@@ -41,7 +44,12 @@ export type PublishData = string | Buffer | ArrayBuffer | Uint8Array | object;
  */
 export class Realtime {
   readonly ioServers = new Set<SocketIOServer>();
-  readonly rooms = new WsRooms();
+  readonly rooms = new WsRooms({
+    joined: (ws, room) => this.presence?.wsJoined(ws, room),
+    left: (ws, room) => this.presence?.wsLeft(ws, room),
+  });
+  /** Who is in which room, when the hub keeps presence and its broker can. */
+  readonly presence: Presence | undefined;
   readonly link: BrokerLink;
   /** This node's connections under a per-user policy, by cluster-wide id, with how to replace each. */
   private readonly local = new Map<string, () => void>();
@@ -64,6 +72,7 @@ export class Realtime {
       (message) => this.fromOtherNode(message),
       (status) => this.brokerStatus(status),
     );
+    this.presence = presenceOf(hub, this.link, options, this.rooms);
     this.requests = new Requests((error, fields) => hub.reportError(error, fields), options.broker.answers?.());
     this.continuity = new Continuity(
       historyOf(options),
@@ -86,7 +95,8 @@ export class Realtime {
     hub.on('connection', (event) => this.connected(event));
     hub.on('close', () => {
       this.requests.close();
-      this.link.close().catch(() => {});
+      // Presence says goodbye through the link, so the link closes after it.
+      (this.presence?.close() ?? Promise.resolve()).finally(() => this.link.close().catch(() => {}));
     });
   }
 
@@ -96,14 +106,17 @@ export class Realtime {
   }
 
   /** Connects a Socket.IO server of the hub to the broker (Redis adapter across nodes). */
-  addSocketIO(io: SocketIOServer): void {
+  addSocketIO(io: SocketIOServer, presence = false): void {
     this.ioServers.add(io);
     this.link.attachSocketIO(io);
+    // After the broker's adapter is in place: the rooms are followed on the adapters that stay.
+    this.presence?.watchSocketIO(io, presence);
   }
 
   /** A closed Socket.IO server is no longer a target of user, tenant and room emits. */
   removeSocketIO(io: SocketIOServer): void {
     this.ioServers.delete(io);
+    this.presence?.unwatchSocketIO(io);
   }
 
   join(ws: WebSocket, room: string): void {
@@ -205,6 +218,9 @@ export class Realtime {
       case 'operations':
         this.observers.operations(message.message);
         break;
+      case 'presence':
+        this.presence?.heard(message.event);
+        break;
     }
   }
 
@@ -220,6 +236,7 @@ export class Realtime {
       });
     } else {
       this.hub.options.logger.info({ broker: this.options.broker.kind }, 'broker connection restored');
+      this.presence?.brokerBack();
     }
   }
 
@@ -239,12 +256,16 @@ export class Realtime {
     if (route.tracksOwnConnections || !(connection instanceof WebSocket)) return;
     const ws = connection;
     const identity = ctx.identity;
-    if (identity === undefined && !route.options.recover) return;
+    const { recover = false, presence: told = false } = route.options;
+    if (identity === undefined && !recover && !told) return;
     const { userId, tenantId } = identity ?? {};
     if (userId !== undefined) this.requests.scope(ws, userId);
-    if (route.options.recover) {
-      this.continuity.opened(ws, ctx.query);
+    this.presence?.wsOpened(ws, identity, told);
+    if (recover) {
+      this.continuity.opened(ws, ctx.query, helloFrame({ recover, presence: told }));
       this.requests.listen(ws);
+    } else if (told) {
+      ws.send(helloFrame({ recover, presence: told }));
     }
     if (userId !== undefined) this.join(ws, userRoom(userId));
     if (tenantId !== undefined) this.join(ws, tenantRoom(tenantId));
@@ -297,6 +318,7 @@ export class Realtime {
    * socket's identity is final. A session counts once per user, however many namespaces it joins.
    */
   readonly gate: NamespaceGate = (socket, identity, route, next) => {
+    this.presence?.ioIdentified(socket, identity);
     const userId = identity?.userId;
     const policy = route.options.perUser;
     if (!policy || userId === undefined) {
@@ -385,4 +407,15 @@ function normalize(data: PublishData): { payload: Buffer; binary: boolean } {
   if (data instanceof ArrayBuffer) return { payload: Buffer.from(data), binary: true };
   if (ArrayBuffer.isView(data)) return { payload: Buffer.from(data.buffer, data.byteOffset, data.byteLength), binary: true };
   return { payload: Buffer.from(JSON.stringify(data)), binary: false };
+}
+
+/** The hub's presence, unless it was turned off or its broker keeps none. */
+function presenceOf(hub: Hub, link: BrokerLink, options: RealtimeOptions, rooms: WsRooms): Presence | undefined {
+  if (options.presence === false || !link.presence) return undefined;
+  return new Presence(link.presence, {
+    announce: (event) => link.publish({ type: 'presence', event }),
+    emit: (event) => hub.emit('presence', event),
+    wsIn: (room) => rooms.in(room),
+    report: (error, fields) => hub.reportError(error, fields),
+  });
 }

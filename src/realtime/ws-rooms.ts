@@ -5,6 +5,11 @@ export class WsRooms {
   private readonly members = new Map<string, Set<WebSocket>>();
   private readonly roomsOf = new Map<WebSocket, Set<string>>();
 
+  /** `watcher` hears of every connection entering and leaving a room (presence). */
+  constructor(
+    private readonly watcher?: { joined(ws: WebSocket, room: string): void; left(ws: WebSocket, room: string): void },
+  ) {}
+
   join(ws: WebSocket, room: string): void {
     let rooms = this.roomsOf.get(ws);
     if (!rooms) {
@@ -13,6 +18,7 @@ export class WsRooms {
       this.roomsOf.set(ws, rooms);
       ws.once('close', () => this.leaveAll(ws));
     }
+    if (rooms.has(room)) return;
     rooms.add(room);
     let members = this.members.get(room);
     if (!members) {
@@ -20,14 +26,15 @@ export class WsRooms {
       this.members.set(room, members);
     }
     members.add(ws);
+    this.watcher?.joined(ws, room);
   }
 
   leave(ws: WebSocket, room: string): void {
     this.roomsOf.get(ws)?.delete(room);
     const members = this.members.get(room);
-    if (!members) return;
-    members.delete(ws);
+    if (!members?.delete(ws)) return;
     if (members.size === 0) this.members.delete(room);
+    this.watcher?.left(ws, room);
   }
 
   leaveAll(ws: WebSocket): void {

@@ -1,0 +1,17 @@
+import http from 'node:http';
+import { switchboard } from './src/index.js';
+import { mountLive } from './test/live-routes.js';
+import { io as ioClient } from 'socket.io-client';
+const server = http.createServer();
+const hub = switchboard(server);
+mountLive(hub);
+hub.on('presence', (e) => console.log('event', e));
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+const port = (server.address() as any).port;
+const nsp = hub.io().of('/');
+nsp.adapter.on('join-room', (room: string, id: string) => console.log('join-room', room, id));
+const s = ioClient(`http://127.0.0.1:${port}`, { transports: ['websocket'], query: { user: 'ann', tenant: 'acme' } });
+await new Promise((r) => s.on('connect', r));
+await new Promise((r) => setTimeout(r, 200));
+console.log(await hub.presence('tenant:acme'), [...hub.io().sockets.sockets.values()].map((x) => [...x.rooms]));
+s.close(); await hub.close(); server.close();
