@@ -118,6 +118,17 @@ describe('hub.dashboard(): the operations page, for every node of the cluster', 
     assert.equal(seen.nodes[0]?.id, a.hub.realtime.link.nodeId, 'this node first');
     assert.ok(seen.nodes.every((node) => node.pid === process.pid && node.routes.some((route) => route.pattern === '/chat')));
     assert.equal(seen.readonly, true);
+    await eventually(async () => (await state(a)).presence?.tenants.globex === 1, 5_000, 'users online per tenant');
+    assert.deepEqual((await state(a)).presence?.tenants, { acme: 2, globex: 1 });
+    const room = await fetch(`${a.base}/_ops/presence/${encodeURIComponent('tenant:acme')}`, { headers: { cookie: COOKIE } });
+    assert.deepEqual(await room.json(), {
+      room: 'tenant:acme',
+      count: 2,
+      members: [
+        { userId: 'u1', tenantId: 'acme', connections: 1 },
+        { userId: 'u2', tenantId: 'acme', connections: 1 },
+      ],
+    });
 
     browser = await launchChromium();
     const context = await browser.newContext();
@@ -155,6 +166,14 @@ describe('hub.dashboard(): the operations page, for every node of the cluster', 
     const row = (await page.locator('tr[data-connection]').textContent()) ?? '';
     assert.ok(row.includes(b.hub.realtime.link.nodeId) && row.includes('/chat'), row);
     assert.equal(await page.locator('tr[data-connection] button').count(), 0);
+    // Presence: users online per tenant, cluster-wide, and who is in a room.
+    await page.waitForFunction(() => document.querySelector('tr[data-tenant="acme"] [data-online]')?.textContent === '2', undefined, {
+      timeout: 5_000,
+    });
+    await page.fill('#presence input', 'tenant:globex');
+    await page.click('#presence button');
+    await page.locator('tr[data-present="u3"]').waitFor({ timeout: 5_000 });
+    assert.match((await page.locator('tr[data-present="u3"]').textContent()) ?? '', /u3\s*globex\s*1/);
     assert.deepEqual(problems, []);
   });
 

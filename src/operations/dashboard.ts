@@ -9,6 +9,7 @@ import { ConnectionDirectory } from './connection-directory.js';
 import { LocalActivity } from './local-activity.js';
 import { nodeReport } from './node-report.js';
 import { dashboardPage } from './page.js';
+import { PresenceView } from './presence-view.js';
 import { UserLookup } from './user-lookup.js';
 
 export interface DashboardOptions {
@@ -31,6 +32,8 @@ export interface DashboardState {
   totals: { nodes: number; connections: number; upgrades: number; accepted: number; rejected: Record<number, number> };
   conflicts: Array<{ summary: string; message: string }>;
   readonly: boolean;
+  /** Users online per tenant, cluster-wide (presence); absent when the hub keeps no presence. */
+  presence?: { tenants: Record<string, number> };
 }
 
 const KNOWN = new Set(['authenticate', 'insecure', 'readonly']);
@@ -52,6 +55,7 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
     nodeReport(hub, hub.realtime.link.nodeId, hub.realtime.brokerIsUp, activity.snapshot()),
   );
   const directory = new ConnectionDirectory(hub, hub.realtime.link.nodeId);
+  const presence = new PresenceView(hub);
   const lookup = new UserLookup(hub.realtime.link, directory, () =>
     view
       .nodes()
@@ -77,7 +81,7 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
         rejected[Number(status)] = (rejected[Number(status)] ?? 0) + count;
       }
     }
-    return {
+    const result: DashboardState = {
       nodes,
       totals: { nodes: nodes.length, connections, upgrades, accepted, rejected },
       conflicts: findings()
@@ -85,6 +89,12 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
         .map(({ summary, message }) => ({ summary, message })),
       readonly,
     };
+    if (presence.enabled) {
+      const tenants = new Set(nodes.flatMap((node) => Object.keys(node.activity.tenants)));
+      presence.refresh([...tenants].sort());
+      result.presence = { tenants: presence.tenants() };
+    }
+    return result;
   };
 
   const live = new WebSocketServer({ noServer: true, clientTracking: true });
@@ -108,6 +118,15 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
       send(res, 200, 'text/html; charset=utf-8', page);
     } else if (req.method === 'GET' && sub === '/state') {
       send(res, 200, 'application/json', JSON.stringify(state()));
+    } else if (req.method === 'GET' && sub.startsWith('/presence/') && sub.length > '/presence/'.length) {
+      const room = safeDecode(sub.slice('/presence/'.length));
+      if (room === undefined) send(res, 400, 'text/plain; charset=utf-8', 'the room is not valid percent-encoding');
+      else if (!presence.enabled) send(res, 404, 'text/plain; charset=utf-8', 'this hub keeps no presence');
+      else
+        presence.room(room).then(
+          (found) => send(res, 200, 'application/json', JSON.stringify(found)),
+          (error: Error) => send(res, 503, 'text/plain; charset=utf-8', `presence could not be read: ${error.message}`),
+        );
     } else if (req.method === 'GET' && sub.startsWith('/users/') && sub.length > '/users/'.length) {
       const userId = safeDecode(sub.slice('/users/'.length));
       if (userId === undefined) send(res, 400, 'text/plain; charset=utf-8', 'the user id is not valid percent-encoding');

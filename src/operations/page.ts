@@ -45,8 +45,12 @@ export function dashboardPage(pattern: string): string {
 <table><thead><tr><th>server path</th><th>namespace</th><th class="num">sockets (all nodes)</th></tr></thead>
 <tbody id="namespaces"></tbody></table>
 <h2>Tenants</h2>
-<table><thead><tr><th>tenant</th><th class="num">connections (all nodes)</th></tr></thead>
+<table><thead><tr><th>tenant</th><th class="num">connections (all nodes)</th><th class="num">users online</th></tr></thead>
 <tbody id="tenants"></tbody></table>
+<h2>Who is in a room</h2>
+<form id="presence"><label>Room <input name="room" required placeholder="tenant:acme, user:42, lobby"></label><button>Show</button><span id="present" class="muted"></span></form>
+<table id="presence-table" hidden><thead><tr><th>user</th><th>tenant</th><th class="num">connections (all nodes)</th></tr></thead>
+<tbody id="presence-members"></tbody></table>
 <h2>Conflicts</h2>
 <ul id="conflicts"></ul>
 <h2>A user's connections</h2>
@@ -105,8 +109,10 @@ export function dashboardPage(pattern: string): string {
       return '<tr data-namespace="' + text(ns) + '"><td><code>' + text(p) + '</code></td><td><code>' + text(ns) + '</code></td><td class="num">' + v + '</td></tr>'; }).join('')
       : '<tr><td class="muted" colspan="3">none</td></tr>';
     const tenants = sum(state.nodes.flatMap((n) => Object.entries(n.activity.tenants)), (x) => x[0], (x) => x[1]);
-    $('tenants').innerHTML = tenants.length ? tenants.map(([t, v]) => '<tr data-tenant="' + text(t) + '"><td>' + text(t) + '</td><td class="num">' + v + '</td></tr>').join('')
-      : '<tr><td class="muted" colspan="2">none</td></tr>';
+    const online = (state.presence && state.presence.tenants) || {};
+    $('tenants').innerHTML = tenants.length ? tenants.map(([t, v]) => '<tr data-tenant="' + text(t) + '"><td>' + text(t) + '</td><td class="num">' + v +
+      '</td><td class="num" data-online>' + (t in online ? online[t] : '—') + '</td></tr>').join('')
+      : '<tr><td class="muted" colspan="3">none</td></tr>';
     const routes = new Map();
     for (const n of state.nodes) for (const r of n.routes) {
       const key = r.pattern + ' ' + (r.host || '') + ' ' + (r.protocol || '');
@@ -149,6 +155,17 @@ export function dashboardPage(pattern: string): string {
       text(c.tenantId || '') + '</td><td>' + text(c.address || '') + '</td><td>' + new Date(c.openedAt).toLocaleTimeString() + '</td><td>' +
       (readonly ? '' : '<button data-close="' + text(c.id) + '">Close</button>') + '</td></tr>').join('');
   }
+  $('presence').onsubmit = async (event) => {
+    event.preventDefault();
+    const room = String(new FormData(event.target).get('room'));
+    const response = await fetch(base + '/presence/' + encodeURIComponent(room));
+    if (!response.ok) { $('present').textContent = 'refused: ' + response.status; return; }
+    const found = await response.json();
+    $('present').textContent = found.count + ' user' + (found.count === 1 ? '' : 's') + ' in ' + room;
+    $('presence-table').hidden = found.members.length === 0;
+    $('presence-members').innerHTML = found.members.map((m) => '<tr data-present="' + text(m.userId) + '"><td>' + text(m.userId) +
+      '</td><td>' + text(m.tenantId || '') + '</td><td class="num">' + m.connections + '</td></tr>').join('');
+  };
   $('lookup').onsubmit = (event) => {
     event.preventDefault();
     showUser(String(new FormData(event.target).get('userId')));
