@@ -167,9 +167,13 @@ describe('hub.dashboard(): the operations page, for every node of the cluster', 
     assert.ok(row.includes(b.hub.realtime.link.nodeId) && row.includes('/chat'), row);
     assert.equal(await page.locator('tr[data-connection] button').count(), 0);
     // Presence: users online per tenant, cluster-wide, and who is in a room.
-    await page.waitForFunction(() => document.querySelector('tr[data-tenant="acme"] [data-online]')?.textContent === '2', undefined, {
-      timeout: 5_000,
-    });
+    await page.waitForFunction(
+      () => document.querySelector('tr[data-tenant="acme"] [data-online]')?.textContent === '2',
+      undefined,
+      {
+        timeout: 5_000,
+      },
+    );
     await page.fill('#presence input', 'tenant:globex');
     await page.click('#presence button');
     await page.locator('tr[data-present="u3"]').waitFor({ timeout: 5_000 });

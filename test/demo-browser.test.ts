@@ -51,6 +51,8 @@ describe('the dashboard in headless Chromium', () => {
     for (const pattern of ['/chat', '/notifications/ws', '/graphql', '/whatsapp/socket.io/*']) await waitForCount(pattern, 1);
     await waitForCount('/socket.io/*', 4);
     await page.locator('#tenants [data-tenant="acme"]').waitFor();
+    await page.locator('#online [data-online="service /chat"]').waitFor();
+    await page.locator('#online [data-online="tenant acme"]').waitFor();
   });
 
   it('sends a chat message that arrives in the chat and in the GraphQL subscription', async () => {

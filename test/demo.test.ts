@@ -115,6 +115,16 @@ describe('the demo: every service on one port, at once', () => {
     // chat, notifications, three storefront sessions and the bridge (the GraphQL socket has no identity)
     assert.deepEqual(state.tenants, { acme: 6, operations: 1 });
     assert.deepEqual(state.doctor.findings, []);
+    // Who is online, per service and tenant, from hub.presence (read again with each state).
+    type Online = { services: Array<{ service: string; users: string[] }>; tenants: Array<{ tenant: string; users: string[] }> };
+    const online = async () => ((await (await fetch(`${http}/api/state`)).json()) as { online: Online }).online;
+    await eventually(async () => (await online()).tenants.some((t) => t.tenant === 'acme' && t.users.length === 3));
+    const seen = await online();
+    assert.deepEqual(seen.tenants.find((t) => t.tenant === 'acme')?.users, ['agent', 'ann', 'bob']);
+    const services = Object.fromEntries(seen.services.map(({ service, users }) => [service, users]));
+    assert.deepEqual(services['/chat'], ['ann']);
+    assert.deepEqual(services['/socket.io /seller'], ['bob']);
+    assert.deepEqual(services['/whatsapp/socket.io /'], ['agent']);
 
     unsubscribe();
     await graphql.dispose();

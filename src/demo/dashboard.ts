@@ -5,6 +5,7 @@ import type { Server } from 'socket.io';
 import { namespacesOf } from '../adapters/socketio.js';
 import { findings } from '../guard/findings.js';
 import type { Switchboard } from '../switchboard.js';
+import { OnlineView } from './online.js';
 import { publicDir } from './public-dir.js';
 
 export interface FeedEntry {
@@ -55,11 +56,13 @@ export class Dashboard {
   private readonly files = new Map<string, Buffer>();
   private timer: NodeJS.Timeout | undefined;
   private lastSent = '';
+  private readonly online: OnlineView;
 
   constructor(
     private readonly hub: Switchboard,
     private readonly options: DashboardOptions,
   ) {
+    this.online = new OnlineView(hub, options.sockets);
     const dir = publicDir();
     for (const file of new Set(Object.values(FILES))) this.files.set(file, readFileSync(path.join(dir, file)));
     hub.on('connection', ({ ctx, route }) => {
@@ -151,7 +154,9 @@ export class Dashboard {
   }
 
   state() {
+    this.online.refresh([...this.tenants.keys()].sort());
     return {
+      online: this.online.current(),
       at: new Date().toISOString(),
       routes: this.hub.routes(),
       stats: this.hub.stats(),

@@ -339,6 +339,17 @@ function render(state) {
       ? tenants.map(([tenant, count]) => el('li', { 'data-tenant': tenant }, tenant, el('b', {}, count)))
       : [el('li', { class: 'muted' }, 'nobody yet')]),
   );
+  const online = [
+    ...state.online.services.map(({ service, users }) => ({ key: `service ${service}`, label: service, users })),
+    ...state.online.tenants.map(({ tenant, users }) => ({ key: `tenant ${tenant}`, label: `tenant ${tenant}`, users })),
+  ];
+  $('online').replaceChildren(
+    ...(online.length
+      ? online.map(({ key, label, users }) =>
+          el('li', { 'data-online': key }, el('span', { class: 'mono' }, label), ` ${users.join(', ')}`),
+        )
+      : [el('li', { class: 'muted' }, 'nobody yet')]),
+  );
   const rejected = Object.entries(state.stats.rejected);
   $('rejected').replaceChildren(
     ...(rejected.length
