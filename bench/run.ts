@@ -7,7 +7,7 @@
  * --quick            small counts and short windows (CI smoke, well under a minute)
  * --json             the results as JSON on stdout (progress stays on stderr)
  * --write-results    also writes the tables into bench/RESULTS.md, between its generated-section markers
- * --only=a,b         only these sections: routing, handshake, echo, guard, metrics, memory, fanout, continuity, soak, ceiling
+ * --only=a,b         only these sections: routing, handshake, echo, guard, metrics, memory, fanout, continuity, presence, soak, ceiling
  * --source           load Switchboard from src/ through tsx instead of its esbuild build (see build-library.ts)
  * --handshake-client=ws   use `ws` clients for the handshake load instead of the raw-socket client
  *
@@ -32,6 +32,7 @@ import { guardSection } from './sections/guard.js';
 import { handshakeSection } from './sections/handshake.js';
 import { memorySection } from './sections/memory.js';
 import { metricsSection } from './sections/metrics.js';
+import { presenceSection } from './sections/presence.js';
 import { routingSection } from './sections/routing.js';
 import { startLoad } from './sections/session.js';
 import { soakSection } from './sections/soak.js';
@@ -46,6 +47,7 @@ const SECTIONS = {
   memory: memorySection,
   fanout: fanoutSection,
   continuity: continuitySection,
+  presence: presenceSection,
   soak: soakSection,
   // Last: it fills the server to its limits.
   ceiling: ceilingSection,
