@@ -47,6 +47,7 @@ describe('npm run bench (quick run)', () => {
       'memory',
       'fanout',
       'continuity',
+      'presence',
       'soak',
       'ceiling',
     ]);
@@ -58,7 +59,7 @@ describe('npm run bench (quick run)', () => {
       }
     }
     const sectionsWithTargets = new Set(report.targets.map((target) => target.section));
-    for (const id of ['routing', 'handshake', 'echo', 'guard', 'metrics', 'memory', 'fanout', 'continuity', 'soak']) {
+    for (const id of ['routing', 'handshake', 'echo', 'guard', 'metrics', 'memory', 'fanout', 'continuity', 'presence', 'soak']) {
       assert.ok(sectionsWithTargets.has(id), `no target reported for ${id}`);
     }
     for (const target of report.targets) {
