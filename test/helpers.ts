@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { type ClientOptions, WebSocket } from 'ws';
 import { SwitchboardError } from '../src/errors.js';
 import { existingHub } from '../src/hub/index.js';
@@ -229,16 +232,7 @@ export class PrivateRedis {
 
   /** Resolves once the server answers PING. */
   answering(timeoutMs = 10_000): Promise<void> {
-    const ping = () =>
-      new Promise<boolean>((resolve) => {
-        const probe = net.connect(this.port, '127.0.0.1', () => probe.write('PING\r\n'));
-        probe.on('data', (data) => {
-          probe.destroy();
-          resolve(String(data).startsWith('+PONG'));
-        });
-        probe.on('error', () => resolve(false));
-      });
-    return eventually(ping, timeoutMs, `redis-server on port ${this.port} answering`);
+    return redisAnswering(this.port, timeoutMs);
   }
 
   kill(): void {
@@ -254,4 +248,100 @@ export class PrivateRedis {
       stdio: 'ignore',
     });
   }
+}
+
+/**
+ * A Redis Cluster of three masters on loopback ports `port`…`port + 2`, each with its own
+ * directory for its cluster state, created with `redis-cli --cluster create`; `stop()` kills it.
+ */
+export class LocalRedisCluster {
+  readonly ports: number[];
+  private readonly servers: ChildProcess[] = [];
+  private readonly dir: string;
+
+  constructor(readonly port: number) {
+    this.ports = [port, port + 1, port + 2];
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-cluster-'));
+  }
+
+  get nodes(): Array<{ host: string; port: number }> {
+    return this.ports.map((port) => ({ host: '127.0.0.1', port }));
+  }
+
+  async start(): Promise<void> {
+    for (const port of this.ports) {
+      const dir = path.join(this.dir, String(port));
+      mkdirSync(dir);
+      this.servers.push(
+        spawn(
+          'redis-server',
+          [
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-node-timeout',
+            '2000',
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--dir',
+            dir,
+          ],
+          { stdio: 'ignore' },
+        ),
+      );
+    }
+    for (const port of this.ports) await redisAnswering(port);
+    await execFilePromise('redis-cli', [
+      '--cluster',
+      'create',
+      ...this.ports.map((port) => `127.0.0.1:${port}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
+    await eventually(
+      async () => {
+        const infos = await Promise.all(
+          this.ports.map((port) => execFilePromise('redis-cli', ['-p', String(port), 'cluster', 'info'])),
+        );
+        return infos.every((info) => info.includes('cluster_state:ok'));
+      },
+      20_000,
+      'the cluster to be ok on every node',
+    );
+  }
+
+  stop(): void {
+    for (const server of this.servers) server.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function execFilePromise(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(file, args, (error, stdout, stderr) =>
+      error ? reject(new Error(`${file} ${args.join(' ')}: ${stderr || error.message}`)) : resolve(stdout),
+    ),
+  );
+}
+
+/** Resolves once the Redis server on `port` answers PING. */
+export function redisAnswering(port: number, timeoutMs = 10_000): Promise<void> {
+  const ping = () =>
+    new Promise<boolean>((resolve) => {
+      const probe = net.connect(port, '127.0.0.1', () => probe.write('PING\r\n'));
+      probe.on('data', (data) => {
+        probe.destroy();
+        resolve(String(data).startsWith('+PONG'));
+      });
+      probe.on('error', () => resolve(false));
+    });
+  return eventually(ping, timeoutMs, `redis-server on port ${port} answering`);
 }

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { Server as SocketIOServer } from 'socket.io';
 import { optionalRequire } from '../adapters/optional-require.js';
 import { RedisAnswerRecord } from '../continuity/answer-record.js';
@@ -8,16 +8,16 @@ import { ANSWERS_KEPT_MS } from '../continuity/requests.js';
 import { SwitchboardError } from '../errors.js';
 import { RedisPresence } from '../presence/redis-presence.js';
 import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, newNodeId } from './broker.js';
+import { checkRedisOptions, type RedisBrokerOptions } from './redis-options.js';
 import { RedisUserRegistry } from './redis-users.js';
 
-export interface RedisBrokerOptions {
-  /** `redis://127.0.0.1:6379`; ignored when `client` is given. */
-  url?: string;
-  /** An ioredis client to use (it is duplicated for subscribing; it is not closed by the broker). */
-  client?: Redis;
-  /** Prefix of every key and channel, so several apps can share one Redis. Default `switchboard`. */
-  prefix?: string;
-}
+export type { RedisBrokerOptions } from './redis-options.js';
+
+/** A client of one Redis or of a Redis Cluster: the broker uses what both have. */
+type Client = Redis | Cluster;
+
+/** How long a cluster's bus channel may take to deliver a first message of ours, at start. */
+const PROBE_TIMEOUT_MS = 10_000;
 
 /** How long a node counts as alive without renewing its key. */
 const NODE_TTL_MS = 15_000;
@@ -33,26 +33,57 @@ const NODE_TTL_MS = 15_000;
  * the clients of its own node only, and is counted as dropped. ioredis reconnects and
  * resubscribes by itself.
  */
-export function redisBroker(options: RedisBrokerOptions = {}): Broker {
-  const prefix = options.prefix ?? 'switchboard';
+export function redisBroker(options?: RedisBrokerOptions): Broker {
+  const { target, prefix } = checkRedisOptions(options);
+  const clustered = target.kind === 'cluster' || (target.kind === 'client' && target.cluster);
+  const ownClient = target.kind !== 'client';
   const channel = `${prefix}:bus`;
-  const where = options.client ? 'the given Redis client' : `Redis at ${options.url ?? 'redis://127.0.0.1:6379'}`;
+  const where =
+    target.kind === 'client'
+      ? `the given Redis ${target.cluster ? 'Cluster ' : ''}client`
+      : target.kind === 'cluster'
+        ? `the Redis Cluster at ${target.nodes.map(({ host, port }) => `${host}:${port}`).join(', ')}`
+        : `Redis at ${target.url}`;
   const settings: RedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
   };
-  let shared: { publisher: Redis; subscriber: Redis; ready: Promise<void>; adapterClients: Redis[] } | undefined;
+  // A Cluster's own offline queue stays on: it holds commands while it finds the slots' owners
+  // (at start, after a failover); each node connection fails fast as one Redis would.
+  const clusterSettings: ClusterOptions = {
+    lazyConnect: true,
+    // Sharded pub/sub: each shard channel is subscribed on the node that owns its slot.
+    shardedSubscribers: true,
+    clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
+    redisOptions: { maxRetriesPerRequest: 1 },
+  };
+  let shared: { publisher: Client; subscriber: Client; ready: Promise<void>; adapterClients: Client[] } | undefined;
   const links = new Map<
     string,
     { onMessage: (message: BusMessage) => void; onStatus: (status: BrokerStatus) => void; stats: { received: number } }
   >();
 
+  /** Another connection like the publisher: for subscribing, or for an adapter (`extra` settings). */
+  const duplicate = (publisher: Client, extra: RedisOptions = {}): Client =>
+    publisher instanceof Cluster
+      ? publisher.duplicate([], {
+          ...clusterSettings,
+          redisOptions: { ...clusterSettings.redisOptions, ...extra },
+          lazyConnect: extra.lazyConnect ?? true,
+        })
+      : publisher.duplicate({ ...settings, ...extra });
+
   const connect = () => {
     if (shared) return shared;
-    const publisher = options.client ?? new Redis(options.url ?? 'redis://127.0.0.1:6379', settings);
-    const subscriber = publisher.duplicate(settings);
+    const publisher: Client =
+      target.kind === 'client'
+        ? target.client
+        : target.kind === 'cluster'
+          ? new Cluster(target.nodes, clusterSettings)
+          : new Redis(target.url, settings);
+    const subscriber = duplicate(publisher);
     const status = (value: BrokerStatus) => {
       for (const link of links.values()) link.onStatus(value);
     };
@@ -75,12 +106,17 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
         status({ up: true });
       });
     }
-    subscriber.on('message', (from: string, text: string) => {
+    let probe: { id: string; heard: () => void } | undefined;
+    const hear = (from: string, text: string) => {
       if (from !== channel) return;
-      let envelope: { node: string; message: BusMessage };
+      let envelope: { node: string; message: BusMessage; probe?: string };
       try {
         envelope = JSON.parse(text);
       } catch {
+        return;
+      }
+      if (envelope.probe !== undefined) {
+        if (envelope.probe === probe?.id) probe.heard();
         return;
       }
       for (const [nodeId, link] of links) {
@@ -88,19 +124,48 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
         link.stats.received++;
         link.onMessage(envelope.message);
       }
-    });
+    };
+    subscriber.on(clustered ? 'smessage' : 'message', hear);
     const ready = (async () => {
       try {
         if (publisher.status === 'wait') await publisher.connect();
         await subscriber.connect();
-        await subscriber.subscribe(channel);
+        if (clustered) {
+          await subscriber.ssubscribe(channel);
+          // A shard subscription can be answered before the node that owns the channel delivers on
+          // it: ready means a message of ours came back through it.
+          await new Promise<void>((resolve, reject) => {
+            const id = newNodeId();
+            const started = Date.now();
+            const send = () => {
+              if (Date.now() - started > PROBE_TIMEOUT_MS) {
+                clearInterval(timer);
+                reject(new Error(`the bus channel delivered nothing within ${PROBE_TIMEOUT_MS / 1000} s`));
+                return;
+              }
+              publisher.spublish(channel, JSON.stringify({ probe: id })).catch(() => {});
+            };
+            const timer = setInterval(send, 100);
+            probe = {
+              id,
+              heard: () => {
+                clearInterval(timer);
+                probe = undefined;
+                resolve();
+              },
+            };
+            send();
+          });
+        } else {
+          await subscriber.subscribe(channel);
+        }
         up = true;
       } catch (error) {
         subscriber.disconnect();
-        if (!options.client) publisher.disconnect();
+        if (ownClient) publisher.disconnect();
         throw new SwitchboardError(
           'ERR_BROKER_UNAVAILABLE',
-          `redisBroker: cannot reach ${where} (${(error as Error).message}). Start Redis or fix the url; ` +
+          `redisBroker: cannot reach ${where} (${(error as Error).message}). Start Redis or fix the ${target.kind}; ` +
             'without it the hubs of other processes would silently miss every message.',
         );
       }
@@ -114,7 +179,9 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
     kind: 'redis',
     history(historyOptions) {
       checkSharedHistory(history?.options, historyOptions);
-      history ??= new RedisHistory(connect().publisher, prefix, channel, {
+      // On a cluster the append's script cannot publish to the bus's shard channel (another slot):
+      // the hub publishes the positioned frame itself, after the append.
+      history ??= new RedisHistory(connect().publisher, prefix, clustered ? '' : channel, {
         size: historyOptions.size,
         ttlMs: historyOptions.ttlMs,
       });
@@ -133,7 +200,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
       heartbeat.unref();
       const linkReady = ready.then(alive).then(() => undefined);
       linkReady.catch(() => clearInterval(heartbeat));
-      const users = new RedisUserRegistry(publisher, prefix);
+      const users = new RedisUserRegistry(publisher, prefix, clustered);
       const presence = new RedisPresence(publisher, prefix, nodeId, alive);
       return {
         nodeId,
@@ -146,7 +213,8 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
             return;
           }
           stats.published++;
-          publisher.publish(channel, JSON.stringify({ node: nodeId, message })).catch(() => {
+          const text = JSON.stringify({ node: nodeId, message });
+          (clustered ? publisher.spublish(channel, text) : publisher.publish(channel, text)).catch(() => {
             stats.dropped++;
           });
         },
@@ -154,10 +222,15 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
           // The adapters subscribe as soon as they are created and manage their clients themselves:
           // those connect at once and queue while Redis is away (ioredis defaults).
           const client = () => {
-            const duplicate = publisher.duplicate({ lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null });
-            duplicate.on('error', () => {});
-            shared?.adapterClients.push(duplicate);
-            return duplicate;
+            const adapterClient = duplicate(publisher, {
+              lazyConnect: false,
+              enableOfflineQueue: true,
+              maxRetriesPerRequest: null,
+            });
+            if (adapterClient instanceof Cluster) adapterClient.connect().catch(() => {});
+            adapterClient.on('error', () => {});
+            shared?.adapterClients.push(adapterClient);
+            return adapterClient;
           };
           const recovery = Boolean(
             (io as unknown as { opts?: { connectionStateRecovery?: unknown } }).opts?.connectionStateRecovery,
@@ -168,6 +241,13 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
               'redisBroker with Socket.IO connection-state recovery',
             );
             io.adapter(createAdapter(client(), { streamName: `${prefix}:socket.io` }));
+          } else if (clustered) {
+            // Redis Cluster: the official sharded adapter (SSUBSCRIBE/SPUBLISH, Redis 7).
+            const { createShardedAdapter } = optionalRequire<typeof import('@socket.io/redis-adapter')>(
+              '@socket.io/redis-adapter',
+              'redisBroker with Socket.IO',
+            );
+            io.adapter(createShardedAdapter(client(), client(), { channelPrefix: `${prefix}:socket.io` }));
           } else {
             const { createAdapter } = optionalRequire<typeof import('@socket.io/redis-adapter')>(
               '@socket.io/redis-adapter',
@@ -185,7 +265,7 @@ export function redisBroker(options: RedisBrokerOptions = {}): Broker {
           if (links.size === 0 && shared) {
             for (const client of shared.adapterClients) client.disconnect();
             shared.subscriber.disconnect();
-            if (!options.client) shared.publisher.disconnect();
+            if (ownClient) shared.publisher.disconnect();
             shared = undefined;
             history = undefined;
           }

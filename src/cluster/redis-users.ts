@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { UserRegistry } from './broker.js';
 
 /**
@@ -35,14 +35,45 @@ end
 return result
 `;
 
-/** Connections per user, cluster-wide, in Redis sorted sets ordered by arrival. */
+/** KEYS set, seq; ARGV max, onExceed, connectionId, then the members of dead nodes, to drop first. */
+const ADD_CLUSTERED = `
+for i = 4, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+local count = redis.call('ZCARD', KEYS[1])
+local max = tonumber(ARGV[1])
+if ARGV[2] == 'reject' and count >= max then return {0} end
+redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[3])
+local result = {1}
+local excess = count + 1 - max
+if excess > 0 then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
+  for _, member in ipairs(oldest) do
+    redis.call('ZREM', KEYS[1], member)
+    table.insert(result, member)
+  end
+end
+return result
+`;
+
+/**
+ * Connections per user, cluster-wide, in Redis sorted sets ordered by arrival. On one Redis the
+ * scripts check the nodes' liveness keys themselves; on a Redis Cluster those keys live in other
+ * slots than the user's set, which a script may not touch, so the dead nodes' members are found
+ * first and handed to a script that touches the user's keys only (both under one hash tag).
+ */
 export class RedisUserRegistry implements UserRegistry {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix: string,
+    private readonly clustered = false,
   ) {}
 
   async count(routeKey: string, userId: string): Promise<number> {
+    if (this.clustered) {
+      const key = this.key(routeKey, userId);
+      const dead = await this.deadMembers(key);
+      if (dead.length > 0) await this.redis.zrem(key, ...dead);
+      return this.redis.zcard(key);
+    }
     return Number(await this.redis.eval(COUNT, 1, this.key(routeKey, userId), this.nodePrefix()));
   }
 
@@ -52,16 +83,30 @@ export class RedisUserRegistry implements UserRegistry {
     connectionId: string,
     policy: { max: number; onExceed: 'reject' | 'replace-oldest' },
   ) {
-    const result = (await this.redis.eval(
-      ADD,
-      2,
-      this.key(routeKey, userId),
-      `${this.prefix}:seq`,
-      this.nodePrefix(),
-      connectionId,
-      String(policy.max),
-      policy.onExceed,
-    )) as Array<number | string>;
+    const key = this.key(routeKey, userId);
+    const result = (
+      this.clustered
+        ? await this.redis.eval(
+            ADD_CLUSTERED,
+            2,
+            key,
+            `${key}:seq`,
+            String(policy.max),
+            policy.onExceed,
+            connectionId,
+            ...(await this.deadMembers(key)),
+          )
+        : await this.redis.eval(
+            ADD,
+            2,
+            key,
+            `${this.prefix}:seq`,
+            this.nodePrefix(),
+            connectionId,
+            String(policy.max),
+            policy.onExceed,
+          )
+    ) as Array<number | string>;
     return { admitted: result[0] === 1, replace: result.slice(1).map(String) };
   }
 
@@ -69,8 +114,18 @@ export class RedisUserRegistry implements UserRegistry {
     await this.redis.zrem(this.key(routeKey, userId), connectionId);
   }
 
+  /** The members of `key` whose node's liveness key is gone. */
+  private async deadMembers(key: string): Promise<string[]> {
+    const members = await this.redis.zrange(key, '0', '-1');
+    const nodes = [...new Set(members.map((member) => member.split('/')[0] ?? ''))];
+    const alive = await Promise.all(nodes.map((node) => this.redis.exists(`${this.nodePrefix()}${node}`)));
+    const dead = new Set(nodes.filter((_, index) => alive[index] === 0));
+    return members.filter((member) => dead.has(member.split('/')[0] ?? ''));
+  }
+
   private key(routeKey: string, userId: string): string {
-    return `${this.prefix}:user:${routeKey}:${userId}`;
+    // Under a hash tag on a cluster, so that the set and its sequence share a slot.
+    return this.clustered ? `${this.prefix}:user:{${routeKey}:${userId}}` : `${this.prefix}:user:${routeKey}:${userId}`;
   }
 
   private nodePrefix(): string {

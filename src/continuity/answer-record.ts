@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Answer } from './wire.js';
 
 /**
@@ -19,7 +19,7 @@ const WAIT_MS = 30_000;
 /** In Redis: `SET NX` claims an id, the answer replaces the claim; both expire with the record. */
 export class RedisAnswerRecord implements AnswerRecord {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix: string,
     private readonly keptMs: number,
   ) {}

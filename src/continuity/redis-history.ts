@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { AppendResult, FrameParts, HistoryOptions, HistoryStore, Position, ReadResult } from './history.js';
 
 /**
@@ -71,7 +71,7 @@ export class RedisHistory implements HistoryStore {
   private readonly redis: Scripted;
 
   constructor(
-    redis: Redis,
+    redis: Redis | Cluster,
     private readonly prefix: string,
     /** The bus channel the append publishes on, and who is publishing. */
     private readonly channel: string,
@@ -101,7 +101,11 @@ export class RedisHistory implements HistoryStore {
       '}}',
     );
     const position = { offset: Number(offset), epoch };
-    return { position, frame: `${parts.head}${position.offset}${parts.mid}${epoch}${parts.tail}`, published: true };
+    return {
+      position,
+      frame: `${parts.head}${position.offset}${parts.mid}${epoch}${parts.tail}`,
+      published: this.channel !== '',
+    };
   }
 
   async read(room: string, from: Position | undefined): Promise<ReadResult> {

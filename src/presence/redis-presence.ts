@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { event } from './memory-presence.js';
 import type { PresenceEntry, PresenceMember, PresenceStore, Transition } from './presence-store.js';
 
@@ -83,7 +83,7 @@ export class RedisPresence implements PresenceStore {
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix: string,
     private readonly nodeId: string,
     /** Renews this node's liveness key (the per-user policy's); its expiry is how a dead node is told. */
@@ -185,9 +185,10 @@ export class RedisPresence implements PresenceStore {
       for (const listener of this.orphaned) listener([]);
     }
     if (others.length === 0) return;
-    const exists = await this.redis.pipeline(others.map((node) => ['exists', `${this.prefix}:node:${node}`])).exec();
+    // One EXISTS each, not a pipeline: on a cluster the keys live in different slots.
+    const exists = await Promise.all(others.map((node) => this.redis.exists(`${this.prefix}:node:${node}`)));
     for (const [i, node] of others.entries()) {
-      if (exists?.[i]?.[1] !== 0) continue;
+      if (exists[i] !== 0) continue;
       if ((await this.redis.srem(this.nodesKey(), node)) !== 1) continue;
       const left = await this.takeAway(node);
       if (left.length > 0) for (const listener of this.orphaned) listener(left);

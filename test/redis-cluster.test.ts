@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { Cluster, Redis } from 'ioredis';
+import { WebSocket } from 'ws';
+import { redisBroker } from '../src/cluster/redis.js';
+import { DISCONNECTED_CLOSE_CODE, type Switchboard, switchboard } from '../src/index.js';
+import { attempt, closed, closeServer, eventually, failure, LocalRedisCluster, listen, open } from './helpers.js';
+import { connectIo, nextEvent } from './io-helpers.js';
+import { identityFromQuery, mountLive } from './live-routes.js';
+
+interface Node {
+  server: http.Server;
+  hub: Switchboard;
+  url: string;
+  http: string;
+}
+
+async function member(url: string, rooms: string[] = []) {
+  const ws = await open(url);
+  const seen: string[] = [];
+  ws.on('message', (data) => seen.push(String(data)));
+  for (const room of rooms) ws.send(`join:${room}`);
+  await eventually(() => rooms.every((room) => seen.includes(`ok join:${room}`)));
+  seen.length = 0;
+  return { ws, seen };
+}
+
+describe('redisBroker options', () => {
+  it('refuses unknown, conflicting and malformed options, naming them', () => {
+    const unknown = failure(() => redisBroker({ url: 'redis://127.0.0.1:6379', clusters: [] } as never));
+    assert.equal(unknown.code, 'ERR_INVALID_OPTION');
+    assert.match(unknown.message, /unknown option "clusters"/);
+    assert.match(failure(() => redisBroker({ host: 'x', port: 1 } as never)).message, /unknown options "host", "port"/);
+    assert.match(
+      failure(() => redisBroker({ url: 'redis://127.0.0.1:6379', cluster: [{ host: '127.0.0.1', port: 7000 }] })).message,
+      /url and cluster were both given/,
+    );
+    assert.match(failure(() => redisBroker({ cluster: [] })).message, /cluster must be a non-empty list of nodes/);
+    assert.match(failure(() => redisBroker({ cluster: [{ host: '127.0.0.1' }] } as never)).message, /cluster must be/);
+    assert.match(failure(() => redisBroker({ url: 'localhost:6379' })).message, /url must be a redis:\/\//);
+    assert.match(failure(() => redisBroker({ prefix: 'a{b}' })).message, /prefix must be a non-empty string without \{ or \}/);
+    assert.match(failure(() => redisBroker({ client: {} as never })).message, /client must be an ioredis Redis or Cluster/);
+    const client = new Redis({ lazyConnect: true });
+    assert.match(failure(() => redisBroker({ client, url: 'redis://127.0.0.1:6379' })).message, /url and client were both given/);
+    client.disconnect();
+  });
+});
+
+describe('Redis Cluster: two hubs on a local cluster of three masters', { timeout: 90_000 }, () => {
+  const cluster = new LocalRedisCluster(17101);
+  const nodes: Node[] = [];
+  let a: Node;
+  let b: Node;
+  before(async () => {
+    await cluster.start();
+    for (let index = 0; index < 2; index++) {
+      const server = http.createServer();
+      const hub = switchboard(server, {
+        broker: redisBroker({ cluster: cluster.nodes.slice(index, index + 1), prefix: 'clustered' }),
+        history: { size: 100, ttlMs: 60_000 },
+      });
+      mountLive(hub);
+      hub.ws('/single', {}, { authenticate: identityFromQuery, perUser: { max: 1, onExceed: 'reject' } });
+      hub.ws('/recover', {}, { recover: true }).on('connection', (ws) => hub.join(ws, 'prices'));
+      await hub.ready();
+      const { port, url } = await listen(server);
+      nodes.push({ server, hub, url, http: `http://127.0.0.1:${port}` });
+    }
+    [a, b] = nodes as [Node, Node];
+  });
+  after(async () => {
+    for (const node of nodes) {
+      await node.hub.close({ timeoutMs: 200 });
+      await closeServer(node.server);
+    }
+    // The hubs' goodbyes (presence, liveness keys) go out after close() resolves.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    cluster.stop();
+  });
+
+  it('delivers room publishes, user and tenant emits across nodes, ws and Socket.IO (sharded adapter)', async () => {
+    const onB = await member(`${b.url}/live?user=ann&tenant=acme`, ['news', 'sports']);
+    const io = await connectIo(b.http, { transports: ['websocket'], query: { user: 'ann', tenant: 'acme' } });
+    // Rooms whose streams live on different shards. Order is kept per room (its stream's), not
+    // across rooms: each room's append is answered by its own shard.
+    a.hub.publish('news', 'n1');
+    a.hub.publish('sports', 's1');
+    a.hub.publish('news', 'n2');
+    await eventually(() => onB.seen.length === 3, 5_000, 'the publishes on node B');
+    assert.deepEqual(
+      onB.seen.filter((data) => data.startsWith('n')),
+      ['n1', 'n2'],
+    );
+    assert.deepEqual([...onB.seen].sort(), ['n1', 'n2', 's1']);
+    onB.seen.length = 0;
+    const ioNote = nextEvent(io, 'note');
+    a.hub.toUser('ann').emit('note', 'hello ann');
+    assert.equal(await ioNote, 'hello ann');
+    await eventually(() => onB.seen.includes(JSON.stringify({ event: 'note', data: 'hello ann' })));
+    a.hub.toTenant('acme').emit('note', 'hello acme');
+    await eventually(() => onB.seen.includes(JSON.stringify({ event: 'note', data: 'hello acme' })));
+    const stats = a.hub.realtime.link.stats();
+    assert.equal(stats.connected, true);
+    assert.equal(stats.dropped, 0);
+    io.close();
+    onB.ws.close();
+  });
+
+  it('disconnects a user on every node, and holds the per-user limit across them', async () => {
+    const held = await open(`${a.url}/single?user=cat`);
+    assert.equal((await attempt(`${b.url}/single?user=cat`)).status, 429, 'the limit, counted in the cluster');
+    const gone = closed(held);
+    b.hub.disconnectUser('cat');
+    assert.equal((await gone).code, DISCONNECTED_CLOSE_CODE);
+    await eventually(async () => (await attempt(`${b.url}/single?user=cat`)).status === 101, 5_000, 'room again once cat left');
+  });
+
+  it('keeps presence across nodes', async () => {
+    const first = await member(`${a.url}/live?user=dan&tenant=t`, ['lobby']);
+    const second = await member(`${b.url}/live?user=dan&tenant=t`, ['lobby']);
+    const third = await member(`${b.url}/live?user=eve&tenant=t`, ['lobby']);
+    await eventually(async () => (await a.hub.presenceCount('lobby')) === 2);
+    assert.deepEqual(
+      (await a.hub.presence('lobby')).sort((x, y) => x.userId.localeCompare(y.userId)),
+      [
+        { userId: 'dan', tenantId: 't', connections: 2 },
+        { userId: 'eve', tenantId: 't', connections: 1 },
+      ],
+    );
+    for (const { ws } of [first, second, third]) ws.close();
+    await eventually(async () => (await b.hub.presenceCount('lobby')) === 0);
+  });
+
+  it('recovers on the other node what was published while away, from history on the cluster', async () => {
+    const frames: Array<Record<string, unknown>> = [];
+    const first = new WebSocket(`${a.url}/recover`);
+    first.on('message', (data) => frames.push(JSON.parse(String(data))));
+    await eventually(() => frames.some((frame) => frame.sb === 'pos'));
+    b.hub.publish('prices', 'p1');
+    await eventually(() => frames.some((frame) => frame.sb === 'msg' && frame.data === 'p1'));
+    const last = frames.filter((frame) => frame.sb === 'msg').at(-1) as { offset: number; epoch: string };
+    first.terminate();
+    a.hub.publish('prices', 'p2');
+    b.hub.publish('prices', 'p3');
+    const resume = Buffer.from(JSON.stringify({ prices: [last.offset, last.epoch] })).toString('base64url');
+    const replayed: string[] = [];
+    const second = new WebSocket(`${b.url}/recover?sb_resume=${resume}`);
+    second.on('message', (data) => {
+      const frame = JSON.parse(String(data));
+      if (frame.sb === 'msg') replayed.push(frame.data);
+    });
+    await eventually(() => replayed.length === 2, 5_000, 'the two missed prices');
+    assert.deepEqual(replayed, ['p2', 'p3']);
+    second.terminate();
+  });
+
+  it('takes an ioredis Cluster as client', async () => {
+    const client = new Cluster(cluster.nodes, { lazyConnect: true });
+    const server = http.createServer();
+    const hub = switchboard(server, { broker: redisBroker({ client, prefix: 'clustered' }) });
+    mountLive(hub);
+    await hub.ready();
+    const { url } = await listen(server);
+    const listener = await member(`${url}/live?user=fay`, ['news']);
+    a.hub.publish('news', 'to the third node');
+    await eventually(() => listener.seen.includes('to the third node'));
+    listener.ws.close();
+    await hub.close({ timeoutMs: 100 });
+    await closeServer(server);
+    client.disconnect();
+  });
+});
