@@ -256,11 +256,15 @@ export class PrivateRedis {
  */
 export class LocalRedisCluster {
   readonly ports: number[];
-  private readonly servers: ChildProcess[] = [];
+  private readonly servers = new Map<number, ChildProcess>();
   private readonly dir: string;
 
-  constructor(readonly port: number) {
-    this.ports = [port, port + 1, port + 2];
+  /** `replicas`: one replica per master when 1 (six servers), for failover. */
+  constructor(
+    readonly port: number,
+    private readonly replicas: 0 | 1 = 0,
+  ) {
+    this.ports = Array.from({ length: replicas ? 6 : 3 }, (_, index) => port + index);
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-cluster-'));
   }
 
@@ -272,7 +276,8 @@ export class LocalRedisCluster {
     for (const port of this.ports) {
       const dir = path.join(this.dir, String(port));
       mkdirSync(dir);
-      this.servers.push(
+      this.servers.set(
+        port,
         spawn(
           'redis-server',
           [
@@ -286,6 +291,8 @@ export class LocalRedisCluster {
             'nodes.conf',
             '--cluster-node-timeout',
             '2000',
+            '--cluster-replica-validity-factor',
+            '0',
             '--save',
             '',
             '--appendonly',
@@ -303,7 +310,7 @@ export class LocalRedisCluster {
       'create',
       ...this.ports.map((port) => `127.0.0.1:${port}`),
       '--cluster-replicas',
-      '0',
+      String(this.replicas),
       '--cluster-yes',
     ]);
     await eventually(
@@ -316,10 +323,44 @@ export class LocalRedisCluster {
       20_000,
       'the cluster to be ok on every node',
     );
+    if (this.replicas) {
+      // A replica takes over only once it has synced with its master.
+      await eventually(
+        async () => {
+          const infos = await Promise.all(
+            this.ports.map((port) => execFilePromise('redis-cli', ['-p', String(port), 'info', 'replication'])),
+          );
+          return infos.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === 3;
+        },
+        30_000,
+        'every replica synced with its master',
+      );
+    }
+  }
+
+  /** The port of the master that serves `key`'s slot (a channel's, for sharded pub/sub). */
+  async masterOf(key: string): Promise<number> {
+    const slot = Number((await execFilePromise('redis-cli', ['-p', String(this.port), 'cluster', 'keyslot', key])).trim());
+    const nodes = await execFilePromise('redis-cli', ['-p', String(this.port), 'cluster', 'nodes']);
+    for (const line of nodes.split('\n')) {
+      const fields = line.split(' ');
+      if (!fields[2]?.includes('master') || fields[2].includes('fail')) continue;
+      for (const range of fields.slice(8)) {
+        const [from, to = from] = range.split('-').map(Number);
+        if (from !== undefined && to !== undefined && slot >= from && slot <= to)
+          return Number(fields[1]?.split(':')[1]?.split('@')[0]);
+      }
+    }
+    throw new Error(`no master serves slot ${slot}`);
+  }
+
+  /** Kills one server with SIGKILL, as a crashed machine would go. */
+  kill(port: number): void {
+    this.servers.get(port)?.kill('SIGKILL');
   }
 
   stop(): void {
-    for (const server of this.servers) server.kill('SIGKILL');
+    for (const server of this.servers.values()) server.kill('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

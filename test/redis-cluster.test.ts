@@ -171,3 +171,61 @@ describe('Redis Cluster: two hubs on a local cluster of three masters', { timeou
     client.disconnect();
   });
 });
+
+describe('Redis Cluster failover: the master of the bus channel stopped, its replica promoted', { timeout: 120_000 }, () => {
+  const cluster = new LocalRedisCluster(17201, 1);
+  const nodes: Node[] = [];
+  before(async () => {
+    await cluster.start();
+    for (let index = 0; index < 2; index++) {
+      const server = http.createServer();
+      const hub = switchboard(server, { broker: redisBroker({ cluster: cluster.nodes.slice(0, 3), prefix: 'failover' }) });
+      hub.on('error', () => {});
+      mountLive(hub);
+      await hub.ready();
+      const { port, url } = await listen(server);
+      nodes.push({ server, hub, url, http: `http://127.0.0.1:${port}` });
+    }
+  });
+  after(async () => {
+    for (const node of nodes) {
+      await node.hub.close({ timeoutMs: 200 });
+      await closeServer(node.server);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    cluster.stop();
+  });
+
+  it('resumes delivery once each message once, and reports the broker down and back', async () => {
+    const [a, b] = nodes as [Node, Node];
+    const changes: boolean[] = [];
+    a.hub.realtime.observers.add({ brokerChanged: (up) => changes.push(up) });
+    const listener = await member(`${b.url}/live?user=gil`, ['news']);
+    a.hub.publish('news', 'before');
+    await eventually(() => listener.seen.includes('before'));
+
+    await cluster.kill(await cluster.masterOf('failover:bus'));
+    // Until the replica takes over (cluster-node-timeout 2 s, then an election), publishes are dropped.
+    let sent = 0;
+    await eventually(
+      () => {
+        a.hub.publish('news', `during ${++sent}`);
+        return listener.seen.some((data) => data.startsWith('during'));
+      },
+      60_000,
+      'delivery through the promoted replica',
+    );
+    const last = `after ${sent}`;
+    a.hub.publish('news', last);
+    await eventually(() => listener.seen.includes(last));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Nothing half-subscribed: each message that arrived arrived once.
+    assert.equal(new Set(listener.seen).size, listener.seen.length, `duplicates in ${listener.seen}`);
+    assert.ok(a.hub.realtime.link.stats().dropped > 0, 'what could not be sent was counted');
+    assert.deepEqual(changes.slice(-2), [false, true], 'the broker reported down, then up');
+    assert.equal(a.hub.realtime.brokerIsUp, true);
+    // The per-user policy's and presence's scripts run on the new master too.
+    await eventually(async () => (await b.hub.presenceCount('news').catch(() => -1)) === 1, 10_000, 'presence on the new master');
+    listener.ws.close();
+  });
+});

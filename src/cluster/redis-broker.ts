@@ -59,7 +59,9 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
     clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
     redisOptions: { maxRetriesPerRequest: 1 },
   };
-  let shared: { publisher: Client; subscriber: Client; ready: Promise<void>; adapterClients: Client[] } | undefined;
+  let shared:
+    | { publisher: Client; subscriber: Client; ready: Promise<void>; adapterClients: Client[]; sent: (ok: boolean) => void }
+    | undefined;
   const links = new Map<
     string,
     { onMessage: (message: BusMessage) => void; onStatus: (status: BrokerStatus) => void; stats: { received: number } }
@@ -88,18 +90,30 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
       for (const link of links.values()) link.onStatus(value);
     };
     let up = false;
+    const down = (error: SwitchboardError) => {
+      if (!up) return;
+      up = false;
+      status({ up: false, error });
+    };
+    // On a cluster a stopped master fails only the commands of its slots: the bus's failing and
+    // working again is what says the broker is down and back.
+    const sent = (ok: boolean) => {
+      if (ok && !up && publisher.status === 'ready' && subscriber.status === 'ready') {
+        up = true;
+        status({ up: true });
+      } else if (!ok) {
+        down(
+          new SwitchboardError('ERR_BROKER_UNAVAILABLE', `the bus channel on ${where} does not answer (a failover?); retrying`),
+        );
+      }
+    };
     for (const client of [publisher, subscriber]) {
       client.on('error', () => {
         // Reported through the status below, once per outage; ioredis keeps reconnecting.
       });
-      client.on('close', () => {
-        if (!up) return;
-        up = false;
-        status({
-          up: false,
-          error: new SwitchboardError('ERR_BROKER_UNAVAILABLE', `lost the connection to ${where}; reconnecting`),
-        });
-      });
+      client.on('close', () =>
+        down(new SwitchboardError('ERR_BROKER_UNAVAILABLE', `lost the connection to ${where}; reconnecting`)),
+      );
       client.on('ready', () => {
         if (up || publisher.status !== 'ready' || subscriber.status !== 'ready') return;
         up = true;
@@ -170,7 +184,7 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
         );
       }
     })();
-    shared = { publisher, subscriber, ready, adapterClients: [] };
+    shared = { publisher, subscriber, ready, adapterClients: [], sent };
     return shared;
   };
 
@@ -191,7 +205,7 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
       return new RedisAnswerRecord(connect().publisher, prefix, ANSWERS_KEPT_MS);
     },
     join(onMessage, onStatus): BrokerLink {
-      const { publisher, ready } = connect();
+      const { publisher, ready, sent } = connect();
       const nodeId = newNodeId();
       const stats = { published: 0, received: 0, dropped: 0 };
       links.set(nodeId, { onMessage, onStatus, stats });
@@ -214,9 +228,19 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
           }
           stats.published++;
           const text = JSON.stringify({ node: nodeId, message });
-          (clustered ? publisher.spublish(channel, text) : publisher.publish(channel, text)).catch(() => {
-            stats.dropped++;
-          });
+          if (!clustered) {
+            publisher.publish(channel, text).catch(() => {
+              stats.dropped++;
+            });
+            return;
+          }
+          publisher.spublish(channel, text).then(
+            () => sent(true),
+            () => {
+              stats.dropped++;
+              sent(false);
+            },
+          );
         },
         attachSocketIO(io: SocketIOServer) {
           // The adapters subscribe as soon as they are created and manage their clients themselves:
