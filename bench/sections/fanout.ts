@@ -43,8 +43,11 @@ const LOCAL: [VariantName, string][] = [
   ['fanout-hub', 'hub.publish (frame once)'],
   ['fanout-bare', 'ws: clients.forEach(c => c.send(msg))'],
   ['fanout-socketio', 'Socket.IO: io.to(room).emit'],
+  ['fanout-floor', 'floor: a prebuilt frame, socket.write per recipient'],
 ];
 export const FANOUT_TARGET = 1;
+/** hub.publish within this of the floor (server CPU per message). */
+export const FANOUT_FLOOR_TARGET = 1.05;
 
 export async function fanoutSection(context: Context): Promise<SectionResult> {
   const { config, log } = context;
@@ -103,6 +106,15 @@ export async function fanoutSection(context: Context): Promise<SectionResult> {
             ? `behind by ${((1 - speedup.median) * 100).toFixed(0)} %: each recipient costs one write system call either way, ` +
               'which leaves framing once little to save on small messages'
             : undefined,
+      });
+      const overFloor = pairedRatios(pick(hub, 'cpuUsPerMessage'), pick(byVariant.get('fanout-floor') ?? [], 'cpuUsPerMessage'));
+      const nearFloor = overFloor.n === 0 ? undefined : overFloor.median <= FANOUT_FLOOR_TARGET;
+      targets.push({
+        name: `fan-out near the floor, ${count.toLocaleString('en-US')} ws clients × ${size.toLocaleString('en-US')} B`,
+        wanted: `hub.publish ≤ ${FANOUT_FLOOR_TARGET} × the floor (server CPU per message)`,
+        measured: `hub ÷ floor ${ratioCell(overFloor)}`,
+        met: nearFloor,
+        note: nearFloor === false ? `over by ${((overFloor.median - FANOUT_FLOOR_TARGET) * 100).toFixed(0)} points` : undefined,
       });
     }
   }

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import { Server as SocketIOServer } from 'socket.io';
+import * as wsModule from 'ws';
 import { WebSocketServer } from 'ws';
 import type { Switchboard } from '../../src/index.js';
 import { loadIndex, loadRedis } from '../library.js';
@@ -44,6 +45,29 @@ export async function startBare(): Promise<BenchServer> {
     connections: () => wss.clients.size,
     broadcast: (message) => {
       for (const client of wss.clients) client.send(message);
+    },
+  };
+}
+
+/**
+ * The floor: the frame built once by hand and written to each socket with one `socket.write`,
+ * nothing checked (no state, no buffered bytes, no queue): what any broadcast on Node's streams
+ * costs at least.
+ */
+export async function startFloor(): Promise<BenchServer> {
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server, path: FANOUT_PATH });
+  const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } };
+  await listen(server);
+  return {
+    server,
+    path: FANOUT_PATH,
+    protocol: 'ws',
+    connections: () => wss.clients.size,
+    broadcast: (message) => {
+      const payload = Buffer.from(message);
+      const frame = Buffer.concat(Sender.frame(payload, { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: true }));
+      for (const client of wss.clients) (client as unknown as { _socket: import('node:net').Socket })._socket.write(frame);
     },
   };
 }

@@ -17,6 +17,7 @@ export const VARIANTS = {
   'legacy-app': async () => (await import('./legacy-app.js')).start,
   'fanout-hub': async () => (await import('./fanout.js')).startHub,
   'fanout-bare': async () => (await import('./fanout.js')).startBare,
+  'fanout-floor': async () => (await import('./fanout.js')).startFloor,
   'fanout-socketio': async () => (await import('./fanout.js')).startSocketIO,
   'fanout-hub-redis': async () => (await import('./fanout.js')).startHubRedis,
 } satisfies Record<string, () => Promise<StartServer>>;
