@@ -7,7 +7,8 @@
  * --quick            small counts and short windows (CI smoke, well under a minute)
  * --json             the results as JSON on stdout (progress stays on stderr)
  * --write-results    also writes the tables into bench/RESULTS.md, between its generated-section markers
- * --only=a,b         only these sections: routing, handshake, echo, guard, metrics, memory, fanout, continuity, presence, soak, ceiling
+ * --only=a,b         only these sections: routing, handshake, echo, guard, metrics, memory, fanout, continuity, presence, soak, ceiling;
+ *                    and scale (100,000 connections over several processes), which runs only when named
  * --source           load Switchboard from src/ through tsx instead of its esbuild build (see build-library.ts)
  * --handshake-client=ws   use `ws` clients for the handshake load instead of the raw-socket client
  *
@@ -35,6 +36,7 @@ import { metricsSection } from './sections/metrics.js';
 import { presenceSection } from './sections/presence.js';
 import { routingSection } from './sections/routing.js';
 import { startLoad } from './sections/session.js';
+import { scaleSection } from './sections/scale.js';
 import { soakSection } from './sections/soak.js';
 
 const SECTIONS = {
@@ -51,6 +53,8 @@ const SECTIONS = {
   soak: soakSection,
   // Last: it fills the server to its limits.
   ceiling: ceilingSection,
+  // Only when asked for (--only=scale): minutes, and most of the machine.
+  scale: scaleSection,
 } satisfies Record<string, (context: Context) => Promise<SectionResult>>;
 type SectionName = keyof typeof SECTIONS;
 
@@ -72,7 +76,8 @@ for (const arg of args) {
 }
 
 const config: Config = flag('quick') ? QUICK : FULL;
-const only = option('only')?.split(',') ?? Object.keys(SECTIONS);
+const OPT_IN = new Set(['scale']);
+const only = option('only')?.split(',') ?? Object.keys(SECTIONS).filter((name) => !OPT_IN.has(name));
 for (const name of only) {
   if (!(name in SECTIONS)) {
     process.stderr.write(`bench: unknown section ${name}; sections: ${Object.keys(SECTIONS).join(', ')}\n`);

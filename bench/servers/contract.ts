@@ -15,6 +15,10 @@ export interface BenchServer {
   connections(): number;
   /** Fan-out variants: sends `message` to every connection, as the variant's users would. */
   broadcast?(message: string): unknown;
+  /** Scale variant: some of its connections' user ids. */
+  sampleUsers?(count: number): string[];
+  /** Scale variant: `message` to each of these users' own rooms, wherever they are. */
+  toUsers?(ids: string[], message: string): unknown;
 }
 
 export type StartServer = () => Promise<BenchServer>;

@@ -39,6 +39,18 @@ serveRequests({
     const syncMs = performance.now() - startedAt;
     return { sentAt: performance.timeOrigin + startedAt, syncMs };
   },
+  users: (args) => {
+    if (!bench.sampleUsers) throw new Error(`server variant ${name} has no users`);
+    return bench.sampleUsers((args as { count: number }).count);
+  },
+  'to-users': (args) => {
+    const { seq, bytes, ids } = args as { seq: number; bytes: number; ids: string[] };
+    if (!bench.toUsers) throw new Error(`server variant ${name} does not send to users`);
+    const message = `${seq}|`.padEnd(bytes, '.');
+    const startedAt = performance.now();
+    bench.toUsers(ids, message);
+    return { sentAt: performance.timeOrigin + startedAt, syncMs: performance.now() - startedAt };
+  },
   // Several collections a few ticks apart: weak references and finalizers let go of more on the second.
   memory: async () => {
     if (!gc) throw new Error('memory needs --expose-gc');

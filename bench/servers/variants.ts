@@ -20,6 +20,7 @@ export const VARIANTS = {
   'fanout-floor': async () => (await import('./fanout.js')).startFloor,
   'fanout-socketio': async () => (await import('./fanout.js')).startSocketIO,
   'fanout-hub-redis': async () => (await import('./fanout.js')).startHubRedis,
+  'scale-hub-redis': async () => (await import('./scale.js')).startScaleHub,
 } satisfies Record<string, () => Promise<StartServer>>;
 
 export type VariantName = keyof typeof VARIANTS;
