@@ -7,7 +7,7 @@
  * --quick            small counts and short windows (CI smoke, well under a minute)
  * --json             the results as JSON on stdout (progress stays on stderr)
  * --write-results    also writes the tables into bench/RESULTS.md, between its generated-section markers
- * --only=a,b         only these sections: routing, handshake, echo, guard, metrics, memory, fanout, continuity, presence, soak, ceiling;
+ * --only=a,b         only these sections: routing, handshake, echo, guard, metrics, memory, fanout, continuity, presence, bus, soak, ceiling;
  *                    and scale (100,000 connections over several processes), which runs only when named
  * --source           load Switchboard from src/ through tsx instead of its esbuild build (see build-library.ts)
  * --handshake-client=ws   use `ws` clients for the handshake load instead of the raw-socket client
@@ -25,6 +25,7 @@ import { type Config, FULL, QUICK } from './config.js';
 import type { Context } from './context.js';
 import { librarySource } from './library.js';
 import { type Meta, renderMarkdown, renderTerminal, type SectionResult, toJson } from './report.js';
+import { busSection } from './sections/bus.js';
 import { ceilingSection, fdLimit } from './sections/ceiling.js';
 import { continuitySection } from './sections/continuity.js';
 import { echoSection } from './sections/echo.js';
@@ -35,8 +36,8 @@ import { memorySection } from './sections/memory.js';
 import { metricsSection } from './sections/metrics.js';
 import { presenceSection } from './sections/presence.js';
 import { routingSection } from './sections/routing.js';
-import { startLoad } from './sections/session.js';
 import { scaleSection } from './sections/scale.js';
+import { startLoad } from './sections/session.js';
 import { soakSection } from './sections/soak.js';
 
 const SECTIONS = {
@@ -50,6 +51,7 @@ const SECTIONS = {
   fanout: fanoutSection,
   continuity: continuitySection,
   presence: presenceSection,
+  bus: busSection,
   soak: soakSection,
   // Last: it fills the server to its limits.
   ceiling: ceilingSection,

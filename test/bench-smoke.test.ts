@@ -48,6 +48,7 @@ describe('npm run bench (quick run)', () => {
       'fanout',
       'continuity',
       'presence',
+      'bus',
       'soak',
       'ceiling',
     ]);
@@ -59,7 +60,19 @@ describe('npm run bench (quick run)', () => {
       }
     }
     const sectionsWithTargets = new Set(report.targets.map((target) => target.section));
-    for (const id of ['routing', 'handshake', 'echo', 'guard', 'metrics', 'memory', 'fanout', 'continuity', 'presence', 'soak']) {
+    for (const id of [
+      'routing',
+      'handshake',
+      'echo',
+      'guard',
+      'metrics',
+      'memory',
+      'fanout',
+      'continuity',
+      'presence',
+      'bus',
+      'soak',
+    ]) {
       assert.ok(sectionsWithTargets.has(id), `no target reported for ${id}`);
     }
     for (const target of report.targets) {

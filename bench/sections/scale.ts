@@ -121,7 +121,8 @@ async function scaleRun(
       loaders.push(await spawnChild(`scale load ${index + 1}`, { script: 'bench/load/client.ts', cpu: LOAD_CPU }));
     }
     const before = nodes.map((node) => ({ rss: rssOf(node), heap: 0 }));
-    for (const [index, node] of nodes.entries()) before[index] = { rss: rssOf(node), heap: await node.child.request<number>('heap') };
+    for (const [index, node] of nodes.entries())
+      before[index] = { rss: rssOf(node), heap: await node.child.request<number>('heap') };
     const share = Math.ceil(settings.connections / settings.nodes);
     const started = performance.now();
     const held = await Promise.all(
@@ -146,7 +147,9 @@ async function scaleRun(
     const counts = await Promise.all(nodes.map((node) => node.child.request<number>('connections')));
     const opened = counts.reduce((sum, count) => sum + count, 0);
     log(`scale (${label}): ${opened.toLocaleString('en-US')} open in ${num(openSeconds)} s`);
-    const after = await Promise.all(nodes.map(async (node) => ({ rss: rssOf(node), heap: await node.child.request<number>('heap') })));
+    const after = await Promise.all(
+      nodes.map(async (node) => ({ rss: rssOf(node), heap: await node.child.request<number>('heap') })),
+    );
     const perNode = after.map((mark, index) => ({
       rss: (mark.rss - (before[index]?.rss ?? 0)) / Math.max(1, counts[index] ?? 1),
       heap: (mark.heap - (before[index]?.heap ?? 0)) / Math.max(1, counts[index] ?? 1),
@@ -197,7 +200,13 @@ async function scaleRun(
       openSeconds,
       perConnection: { rss: median(perNode.map((each) => each.rss)), heap: median(perNode.map((each) => each.heap)) },
       room: { p50: room.p50, p99: room.p99, incomplete: roomIncomplete, redisCpuUsPerMessage: roomCpuUs },
-      users: { count: ids.length, p50: toUsers.p50, p99: toUsers.p99, incomplete: usersIncomplete, redisCpuUsPerMessage: usersCpuUs },
+      users: {
+        count: ids.length,
+        p50: toUsers.p50,
+        p99: toUsers.p99,
+        incomplete: usersIncomplete,
+        redisCpuUsPerMessage: usersCpuUs,
+      },
     };
   } finally {
     for (const loader of loaders) await loader.kill();

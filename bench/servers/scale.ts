@@ -4,7 +4,7 @@
  * every connection of every node, and to 1,000 users' own rooms spread over the nodes.
  */
 import http from 'node:http';
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { loadIndex, loadRedis } from '../library.js';
 import { type BenchServer, listen } from './contract.js';
 import { FANOUT_PATH } from './fanout-protocol.js';
@@ -26,14 +26,18 @@ export async function startScaleHub(): Promise<BenchServer> {
   const hub = switchboard(server, { broker });
   let next = 0;
   const users: string[] = [];
-  const route = hub.ws(FANOUT_PATH, {}, {
-    // A user per connection, unique across the nodes: the node's pid and a counter.
-    authenticate: () => {
-      const userId = `${process.pid}-${next++}`;
-      users.push(userId);
-      return { userId };
+  const route = hub.ws(
+    FANOUT_PATH,
+    {},
+    {
+      // A user per connection, unique across the nodes: the node's pid and a counter.
+      authenticate: () => {
+        const userId = `${process.pid}-${next++}`;
+        users.push(userId);
+        return { userId };
+      },
     },
-  });
+  );
   route.on('connection', (ws: WebSocket) => hub.join(ws, ROOM));
   await hub.ready();
   await listen(server);
