@@ -1,5 +1,5 @@
 /**
- * How much each section measures, for a full run (about twelve minutes on 2 cores) and for
+ * How much each section measures, for a full run (about ten minutes on 2 cores) and for
  * `--quick` (a smoke run for CI, well under a minute). Every count and every duration is bounded
  * here; nothing in the bench loops without one.
  */
