@@ -126,4 +126,17 @@ describe('switchboard/client in headless Chromium', () => {
     await context.close();
     await eventually(() => srv.connections() === 0);
   });
+
+  it('falls back to an elected tab when the SharedWorker loads but never answers', async () => {
+    const context = await browser.newContext();
+    const page = await open(context, 'mode=tabs&worker=/silent-worker.js');
+    await page.waitForFunction(() => (window as unknown as { via: string }).via === 'broadcast-channel', undefined, {
+      timeout: 10_000,
+    });
+    await isOpen(page);
+    push('after the silence');
+    await page.waitForFunction(() => (window as unknown as { messages: string[] }).messages.includes('after the silence'));
+    await context.close();
+    await eventually(() => srv.connections() === 0);
+  });
 });

@@ -4,6 +4,12 @@ import type { OutgoingRequest } from './requests.js';
 import type { Target } from './resolve-target.js';
 import type { GuestMessage, HostMessage, PortableOptions } from './tab-protocol.js';
 
+/**
+ * A worker that has loaded answers a tab's hello at once. One silent this long is taken as not
+ * loading: the browser does not always report a script that failed to a tab that connected late.
+ */
+const WORKER_SILENCE_MS = 5_000;
+
 export function sharedWorkerAvailable(): boolean {
   return typeof SharedWorker === 'function';
 }
@@ -17,6 +23,8 @@ export class WorkerLink implements Link {
   private readonly port: MessagePort;
   private heard = false;
   private closed = false;
+  private failed = false;
+  private readonly silence: ReturnType<typeof setTimeout>;
   private readonly onPageHide = () => this.post({ type: 'bye' });
 
   constructor(
@@ -27,9 +35,20 @@ export class WorkerLink implements Link {
     private readonly events: LinkEvents,
   ) {
     const worker = new SharedWorker(workerUrl, { type: 'module', name: 'switchboard' });
-    worker.onerror = (event) => {
-      if (!this.heard && !this.closed) events.failed(event);
+    const fail = (reason: unknown) => {
+      if (this.heard || this.closed || this.failed) return;
+      this.failed = true;
+      clearTimeout(this.silence);
+      events.failed(reason);
     };
+    worker.onerror = (event) => fail(event);
+    this.silence = setTimeout(
+      () =>
+        fail(
+          new Error(`switchboard/client: the SharedWorker at ${String(workerUrl)} said nothing in ${WORKER_SILENCE_MS / 1000} s`),
+        ),
+      WORKER_SILENCE_MS,
+    );
     this.port = worker.port;
     this.port.onmessage = (event: MessageEvent<HostMessage>) => this.hear(event.data);
     this.port.start();
@@ -53,6 +72,7 @@ export class WorkerLink implements Link {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.silence);
     this.post({ type: 'bye' });
     removeEventListener('pagehide', this.onPageHide);
     this.port.close();
@@ -61,6 +81,7 @@ export class WorkerLink implements Link {
   private hear(message: HostMessage): void {
     if (this.closed) return;
     this.heard = true;
+    clearTimeout(this.silence);
     if (message.type === 'state') this.events.state(message.state);
     else if (message.type === 'message') this.events.message(message.data, message.room);
     else if (message.type === 'gap') this.events.gap(message.gap);
