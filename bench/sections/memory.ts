@@ -24,12 +24,16 @@ export const MEMORY_TARGET_BYTES = 1024;
 const PAIRS: [VariantName, VariantName, string][] = [
   ['hub', 'bare-ws', 'ws'],
   ['socketio-hub', 'socketio-bare', 'Socket.IO'],
+  // Not a comparison with another library: what a user id costs, and presence's share of it.
+  ['hub-users', 'hub-users-quiet', 'users'],
 ];
 const LABELS: Partial<Record<VariantName, string>> = {
   hub: 'hub ws route',
   'bare-ws': 'bare ws (README routing)',
   'socketio-hub': 'hub.io() (Socket.IO through the hub)',
   'socketio-bare': 'Socket.IO attached by itself',
+  'hub-users': 'hub ws route, each connection a user (presence on)',
+  'hub-users-quiet': 'hub ws route, each connection a user, presence: false',
 };
 
 export async function memorySection(context: Context): Promise<SectionResult> {
@@ -103,6 +107,8 @@ export async function memorySection(context: Context): Promise<SectionResult> {
             'that every connection shares are not counted as per-connection memory.',
           'heap = V8 heapUsed, external = memory of Buffers and other off-heap objects, RSS = resident set size. RSS moves in ' +
             'pages and with the allocator, so it is the noisier of the figures. Socket.IO clients use the websocket transport.',
+          'The last pair is the hub route with every connection a user of its own (its user room, its request scope): ' +
+            'against the anonymous "hub ws route" it shows what an identity costs, and its "hub − this" is what presence adds.',
         ],
       },
     ],

@@ -7,6 +7,8 @@ import type { StartServer } from './contract.js';
 
 export const VARIANTS = {
   hub: async () => (await import('./hub.js')).start,
+  'hub-users': async () => async () => (await import('./hub.js')).startUsers(true),
+  'hub-users-quiet': async () => async () => (await import('./hub.js')).startUsers(false),
   'hub-metrics': async () => (await import('./hub-metrics.js')).start,
   'hub-10k-routes': async () => (await import('./hub-10k-routes.js')).start,
   'bare-ws': async () => (await import('./bare-ws.js')).start,
