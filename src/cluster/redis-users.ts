@@ -17,42 +17,36 @@ const COUNT = `${PURGE}
 return redis.call('ZCARD', KEYS[1])
 `;
 
-/** Atomic check-and-add: refuse at the limit, or add and return the oldest beyond it. */
-const ADD = `${PURGE}
+/**
+ * Atomic check-and-add on the set KEYS[1] with its sequence KEYS[2], given locals max, on_exceed
+ * and member: refuse at the limit, or add and return the oldest beyond it.
+ */
+const ADMIT = `
 local count = redis.call('ZCARD', KEYS[1])
-local max = tonumber(ARGV[3])
-if ARGV[4] == 'reject' and count >= max then return {0} end
-redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[2])
+if on_exceed == 'reject' and count >= max then return {0} end
+redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), member)
 local result = {1}
 local excess = count + 1 - max
 if excess > 0 then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
-  for _, member in ipairs(oldest) do
-    redis.call('ZREM', KEYS[1], member)
-    table.insert(result, member)
+  for _, old in ipairs(oldest) do
+    redis.call('ZREM', KEYS[1], old)
+    table.insert(result, old)
   end
 end
 return result
 `;
 
+/** One Redis: ARGV node-key prefix, connectionId, max, onExceed; the dead nodes' members are purged here. */
+const ADD = `${PURGE}
+local max, on_exceed, member = tonumber(ARGV[3]), ARGV[4], ARGV[2]
+${ADMIT}`;
+
 /** KEYS set, seq; ARGV max, onExceed, connectionId, then the members of dead nodes, to drop first. */
 const ADD_CLUSTERED = `
 for i = 4, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
-local count = redis.call('ZCARD', KEYS[1])
-local max = tonumber(ARGV[1])
-if ARGV[2] == 'reject' and count >= max then return {0} end
-redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[3])
-local result = {1}
-local excess = count + 1 - max
-if excess > 0 then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
-  for _, member in ipairs(oldest) do
-    redis.call('ZREM', KEYS[1], member)
-    table.insert(result, member)
-  end
-end
-return result
-`;
+local max, on_exceed, member = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+${ADMIT}`;
 
 /**
  * Connections per user, cluster-wide, in Redis sorted sets ordered by arrival. On one Redis the
