@@ -7,6 +7,8 @@ import { PRESENCE_EVENT, presenceFrame, presenceStateFrame } from './wire.js';
 
 /** How long a node remembers a leave, against a join of the same user that was announced before it and is still on its way. */
 const LEAVES_KEPT_MS = 30_000;
+/** How soon a restore that failed is tried again. */
+const RESTORE_RETRY_MS = 1_000;
 
 export interface PresenceHooks {
   /** Tells the other nodes of a transition this node found (over the broker's bus). */
@@ -42,6 +44,9 @@ export class Presence {
    */
   private readonly latest = new Map<string, { version: number; type: PresenceEvent['type']; at: number }>();
   private readonly sweep: NodeJS.Timeout;
+  /** A restore that failed (the broker answered again before all of it could, as in a failover) is tried again. */
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
   /** A change could not reach the store: what this node holds is written again once it is back. */
   private stale = false;
 
@@ -120,7 +125,9 @@ export class Presence {
 
   /** The hub closes: what this node still holds leaves, announced like any leave. */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.sweep);
+    clearTimeout(this.retry);
     await this.restoring;
     try {
       for (const event of await this.store.close()) this.happened(event, true);
@@ -209,7 +216,8 @@ export class Presence {
   }
 
   private restore(): void {
-    if (this.restoring) return;
+    if (this.restoring || this.closed) return;
+    clearTimeout(this.retry);
     const entries: PresenceEntry[] = [];
     for (const [room, users] of this.local) {
       for (const [userId, { tenantId, count }] of users) {
@@ -225,7 +233,11 @@ export class Presence {
           this.stale = false;
           for (const event of left) this.happened(event, true);
         },
-        (error) => this.hooks.report(error, { during: 'presence restore' }),
+        (error) => {
+          this.hooks.report(error, { during: 'presence restore', note: `tried again in ${RESTORE_RETRY_MS / 1000} s` });
+          this.retry = setTimeout(() => this.restore(), RESTORE_RETRY_MS);
+          this.retry.unref();
+        },
       )
       .finally(() => {
         this.restoring = undefined;
