@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { redisBroker } from '../src/cluster/redis.js';
-import { DISCONNECTED_CLOSE_CODE, type Switchboard, switchboard } from '../src/index.js';
+import { DISCONNECTED_CLOSE_CODE, type Switchboard, type SwitchboardOptions, switchboard } from '../src/index.js';
 import { attempt, closed, closeServer, eventually, failure, LocalRedisCluster, listen, open } from './helpers.js';
 import { connectIo, nextEvent } from './io-helpers.js';
 import { identityFromQuery, mountLive } from './live-routes.js';
@@ -14,6 +14,27 @@ interface Node {
   hub: Switchboard;
   url: string;
   http: string;
+}
+
+/** A hub on the cluster with the rooms tests' routes (`mountLive`), listening; `setup` adds what a test needs. */
+async function startNode(options: SwitchboardOptions, setup: (hub: Switchboard) => void = () => {}): Promise<Node> {
+  const server = http.createServer();
+  const hub = switchboard(server, options);
+  mountLive(hub);
+  setup(hub);
+  await hub.ready();
+  const { port, url } = await listen(server);
+  return { server, hub, url, http: `http://127.0.0.1:${port}` };
+}
+
+/** Closes the hubs, lets their goodbyes (presence, liveness keys) go out, then stops the cluster. */
+async function stopAll(nodes: Node[], cluster: LocalRedisCluster): Promise<void> {
+  for (const node of nodes) {
+    await node.hub.close({ timeoutMs: 200 });
+    await closeServer(node.server);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  cluster.stop();
 }
 
 async function member(url: string, rooms: string[] = []) {
@@ -55,29 +76,20 @@ describe('Redis Cluster: two hubs on a local cluster of three masters', { timeou
   before(async () => {
     await cluster.start();
     for (let index = 0; index < 2; index++) {
-      const server = http.createServer();
-      const hub = switchboard(server, {
+      const options = {
         broker: redisBroker({ cluster: cluster.nodes.slice(index, index + 1), prefix: 'clustered' }),
         history: { size: 100, ttlMs: 60_000 },
-      });
-      mountLive(hub);
-      hub.ws('/single', {}, { authenticate: identityFromQuery, perUser: { max: 1, onExceed: 'reject' } });
-      hub.ws('/recover', {}, { recover: true }).on('connection', (ws) => hub.join(ws, 'prices'));
-      await hub.ready();
-      const { port, url } = await listen(server);
-      nodes.push({ server, hub, url, http: `http://127.0.0.1:${port}` });
+      };
+      nodes.push(
+        await startNode(options, (hub) => {
+          hub.ws('/single', {}, { authenticate: identityFromQuery, perUser: { max: 1, onExceed: 'reject' } });
+          hub.ws('/recover', {}, { recover: true }).on('connection', (ws) => hub.join(ws, 'prices'));
+        }),
+      );
     }
     [a, b] = nodes as [Node, Node];
   });
-  after(async () => {
-    for (const node of nodes) {
-      await node.hub.close({ timeoutMs: 200 });
-      await closeServer(node.server);
-    }
-    // The hubs' goodbyes (presence, liveness keys) go out after close() resolves.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    cluster.stop();
-  });
+  after(() => stopAll(nodes, cluster));
 
   it('delivers room publishes, user and tenant emits across nodes, ws and Socket.IO (sharded adapter)', async () => {
     const onB = await member(`${b.url}/live?user=ann&tenant=acme`, ['news', 'sports']);
@@ -157,17 +169,13 @@ describe('Redis Cluster: two hubs on a local cluster of three masters', { timeou
 
   it('takes an ioredis Cluster as client', async () => {
     const client = new Cluster(cluster.nodes, { lazyConnect: true });
-    const server = http.createServer();
-    const hub = switchboard(server, { broker: redisBroker({ client, prefix: 'clustered' }) });
-    mountLive(hub);
-    await hub.ready();
-    const { url } = await listen(server);
-    const listener = await member(`${url}/live?user=fay`, ['news']);
+    const third = await startNode({ broker: redisBroker({ client, prefix: 'clustered' }) });
+    const listener = await member(`${third.url}/live?user=fay`, ['news']);
     a.hub.publish('news', 'to the third node');
     await eventually(() => listener.seen.includes('to the third node'));
     listener.ws.close();
-    await hub.close({ timeoutMs: 100 });
-    await closeServer(server);
+    await third.hub.close({ timeoutMs: 100 });
+    await closeServer(third.server);
     client.disconnect();
   });
 });
@@ -178,23 +186,11 @@ describe('Redis Cluster failover: the master of the bus channel stopped, its rep
   before(async () => {
     await cluster.start();
     for (let index = 0; index < 2; index++) {
-      const server = http.createServer();
-      const hub = switchboard(server, { broker: redisBroker({ cluster: cluster.nodes.slice(0, 3), prefix: 'failover' }) });
-      hub.on('error', () => {});
-      mountLive(hub);
-      await hub.ready();
-      const { port, url } = await listen(server);
-      nodes.push({ server, hub, url, http: `http://127.0.0.1:${port}` });
+      const options = { broker: redisBroker({ cluster: cluster.nodes.slice(0, 3), prefix: 'failover' }) };
+      nodes.push(await startNode(options, (hub) => hub.on('error', () => {})));
     }
   });
-  after(async () => {
-    for (const node of nodes) {
-      await node.hub.close({ timeoutMs: 200 });
-      await closeServer(node.server);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    cluster.stop();
-  });
+  after(() => stopAll(nodes, cluster));
 
   it('resumes delivery once each message once, and reports the broker down and back', async () => {
     const [a, b] = nodes as [Node, Node];

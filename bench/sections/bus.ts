@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket } from 'ws';
 import type { Context } from '../context.js';
 import { loadIndex, loadRedis } from '../library.js';
+import { connectRedis } from '../redis.js';
 import { bytes, num, type SectionResult, type Target } from '../report.js';
 
 const NODES = 8;
@@ -19,12 +20,8 @@ export const BUS_EGRESS_TARGET = 1.5;
 export async function busSection(context: Context): Promise<SectionResult> {
   const quick = context.config.mode === 'quick';
   const publishes = quick ? 200 : 2_000;
-  const { Redis } = await import('ioredis');
-  const admin = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await admin.connect();
-  } catch {
-    admin.disconnect();
+  const admin = await connectRedis();
+  if (!admin) {
     return { id: 'bus', tables: [], targets: [target(Number.NaN)], data: { skipped: 'no Redis at 127.0.0.1:6379' } };
   }
   const { switchboard } = await loadIndex();

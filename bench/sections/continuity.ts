@@ -13,6 +13,7 @@ import { io as ioClient } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import type { Context } from '../context.js';
 import { loadIndex, loadRedis } from '../library.js';
+import { connectRedis } from '../redis.js';
 import { bytes, cell, num, ratioCell, type SectionResult, type Target } from '../report.js';
 import { summarize } from '../stats.js';
 import { publishRounds, room } from './publish-room.js';
@@ -242,14 +243,8 @@ async function streamMemory(switchboard: Switchboard, rooms: number): Promise<nu
  */
 async function redisCommandsPerPublish(switchboard: Switchboard, count: number): Promise<{ off: number; on: number }> {
   const { redisBroker } = await loadRedis();
-  const { Redis } = await import('ioredis');
-  const probe = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await probe.connect();
-  } catch {
-    probe.disconnect();
-    return { off: Number.NaN, on: Number.NaN };
-  }
+  const probe = await connectRedis();
+  if (!probe) return { off: Number.NaN, on: Number.NaN };
   const monitor = await probe.monitor();
   let sent = 0;
   let counting = false;

@@ -13,6 +13,7 @@ import { type Socket as ClientSocket, io as ioClient } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import type { Context } from '../context.js';
 import { loadIndex, loadRedis } from '../library.js';
+import { connectRedis } from '../redis.js';
 import { cell, num, ratioCell, type SectionResult, type Target } from '../report.js';
 import { summarize } from '../stats.js';
 
@@ -38,12 +39,8 @@ export async function presenceSection(context: Context): Promise<SectionResult> 
   const reads = quick ? 5 : 30;
   const ioSizes = new Set(quick ? [10] : [10, 1_000]);
 
-  const { Redis } = await import('ioredis');
-  const admin = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await admin.connect();
-  } catch {
-    admin.disconnect();
+  const admin = await connectRedis();
+  if (!admin) {
     return { id: 'presence', tables: [], targets: [unmeasured()], data: { skipped: 'no Redis at 127.0.0.1:6379' } };
   }
 

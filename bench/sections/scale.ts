@@ -13,6 +13,7 @@ import { LocalRedisCluster } from '../../scripts/local-redis-cluster.js';
 import { type BenchChild, spawnChild } from '../children.js';
 import type { Context } from '../context.js';
 import type { HoldJob, HoldResult } from '../load/hold.js';
+import { connectRedis } from '../redis.js';
 import { bytes, num, type SectionResult, type Table, type Target } from '../report.js';
 import { LatencyRecorder } from '../stats.js';
 import { LOAD_CPU, type RunningServer, startServer } from './session.js';
@@ -230,12 +231,11 @@ async function sendEverywhere(
 
 /** CPU µs the Redis servers on these ports have used, in all (INFO cpu). */
 async function redisCpu(ports: number[]): Promise<number> {
-  const { Redis } = await import('ioredis');
   let total = 0;
   for (const port of ports) {
-    const client = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 1 });
+    const client = await connectRedis(port);
+    if (!client) return Number.NaN;
     try {
-      await client.connect();
       const info = await client.info('cpu');
       const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
       total += (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
