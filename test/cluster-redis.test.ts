@@ -1,29 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { WebSocket } from 'ws';
 import { DISCONNECTED_CLOSE_CODE, REPLACED_CLOSE_CODE } from '../src/index.js';
+import { CLUSTER_NODE, startClusterNode } from './cluster-node.js';
 import { attempt, closed, delay, eventually, open, PrivateRedis, startApp } from './helpers.js';
 import { connectIo, nextEvent } from './io-helpers.js';
 
-const NODE = fileURLToPath(new URL('./fixtures/cluster/node.ts', import.meta.url));
 const REDIS = 'redis://127.0.0.1:6379';
-
-async function startNode(env: Record<string, string>) {
-  const app = await startApp(NODE, { nodeArgs: ['--import', 'tsx'], env });
-  assert.ok(app.port, app.output());
-  const base = `http://127.0.0.1:${app.port}`;
-  return {
-    ...app,
-    base,
-    ws: `ws://127.0.0.1:${app.port}`,
-    async do(action: string, params: Record<string, string> = {}) {
-      const response = await fetch(`${base}/?${new URLSearchParams({ action, ...params })}`);
-      return response.json();
-    },
-  };
-}
 
 function inbox(ws: WebSocket): string[] {
   const seen: string[] = [];
@@ -44,10 +28,10 @@ async function member(url: string, rooms: string[] = []) {
 
 describe('two hub processes on Redis', () => {
   const env = { REDIS_URL: REDIS, PREFIX: `test-${randomUUID()}` };
-  let a: Awaited<ReturnType<typeof startNode>>;
-  let b: Awaited<ReturnType<typeof startNode>>;
+  let a: Awaited<ReturnType<typeof startClusterNode>>;
+  let b: Awaited<ReturnType<typeof startClusterNode>>;
   before(async () => {
-    [a, b] = await Promise.all([startNode(env), startNode(env)]);
+    [a, b] = await Promise.all([startClusterNode(env), startClusterNode(env)]);
   });
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()]);
@@ -122,7 +106,7 @@ describe('two hub processes on Redis', () => {
 
 describe('Redis failures', () => {
   it('Redis down at start: the node refuses to start with a clear error', async () => {
-    const app = await startApp(NODE, {
+    const app = await startApp(CLUSTER_NODE, {
       nodeArgs: ['--import', 'tsx'],
       env: { REDIS_URL: 'redis://127.0.0.1:6398', PREFIX: 'down' },
     });
@@ -136,7 +120,7 @@ describe('Redis failures', () => {
     t.after(() => redis.kill());
     const env = { REDIS_URL: redis.url, PREFIX: `restart-${randomUUID()}` };
     await redis.answering();
-    const [a, b] = await Promise.all([startNode(env), startNode(env)]);
+    const [a, b] = await Promise.all([startClusterNode(env), startClusterNode(env)]);
     t.after(() => Promise.all([a.stop(), b.stop()]));
     const local = await member(`${a.ws}/live?user=l`, ['room']);
     const remote = await member(`${b.ws}/live?user=r`, ['room']);

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import { WebSocket } from 'ws';
 import { redisBroker } from '../src/cluster/redis.js';
 import { memoryBroker, type SwitchboardOptions, switchboard } from '../src/index.js';
-import { closed, closeServer, delay, eventually, failure, listen, startApp } from './helpers.js';
+import { startClusterNode } from './cluster-node.js';
+import { closed, closeServer, delay, eventually, failure, listen } from './helpers.js';
 import { connectIo } from './io-helpers.js';
 
 type Frame = {
@@ -411,7 +411,6 @@ describe("Socket.IO's own recovery through the hub", () => {
 
 describe('continuity on Redis: room streams shared by every node', () => {
   const REDIS = 'redis://127.0.0.1:6379';
-  const NODE = fileURLToPath(new URL('./fixtures/cluster/node.ts', import.meta.url));
   const hubs: { stop: () => Promise<void> }[] = [];
   after(async () => {
     for (const hub of hubs) await hub.stop();
@@ -583,24 +582,17 @@ describe('continuity on Redis: room streams shared by every node', () => {
 
   it('a node killed with SIGKILL: its client recovers on the other node what was published meanwhile', async () => {
     const env = { REDIS_URL: REDIS, PREFIX: `sb-test-${Math.random().toString(36).slice(2)}`, HISTORY: '1' };
-    const start = async () => {
-      const app = await startApp(NODE, { nodeArgs: ['--import', 'tsx'], env });
-      assert.ok(app.port, app.output());
-      hubs.push(app);
-      return app;
-    };
-    const [a, b] = await Promise.all([start(), start()]);
-    const client = new RecoveringClient(`ws://127.0.0.1:${a.port}/recover?room=orders`);
+    const [a, b] = await Promise.all([startClusterNode(env), startClusterNode(env)]);
+    hubs.push(a, b);
+    const client = new RecoveringClient(`${a.ws}/recover?room=orders`);
     await client.connect();
     await eventually(() => client.of('pos').length === 1);
-    const publish = (port: number | undefined, data: string) =>
-      fetch(`http://127.0.0.1:${port}/?${new URLSearchParams({ action: 'publish', room: 'orders', data })}`);
-    await publish(a.port, 'before');
+    await a.do('publish', { room: 'orders', data: 'before' });
     await eventually(() => client.heard('orders').length === 1);
     await a.stop();
     await closed(client.ws as WebSocket);
-    await publish(b.port, 'while A was dead');
-    await client.connect(`ws://127.0.0.1:${b.port}/recover?room=orders`);
+    await b.do('publish', { room: 'orders', data: 'while A was dead' });
+    await client.connect(`${b.ws}/recover?room=orders`);
     await eventually(() => client.heard('orders').length === 2);
     assert.deepEqual(client.heard('orders'), ['before', 'while A was dead']);
     client.ws?.close();

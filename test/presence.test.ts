@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { redisBroker } from '../src/cluster/redis.js';
@@ -15,12 +14,12 @@ import {
   type Switchboard,
   switchboard,
 } from '../src/index.js';
-import { closed, closeServer, eventually, failure, listen, open, PrivateRedis, startApp } from './helpers.js';
+import { startClusterNode } from './cluster-node.js';
+import { closed, closeServer, eventually, failure, listen, open, PrivateRedis } from './helpers.js';
 import { connectIo, nextEvent } from './io-helpers.js';
 import { identityFromQuery, mountLive } from './live-routes.js';
 
 const REDIS = 'redis://127.0.0.1:6379';
-const NODE = fileURLToPath(new URL('./fixtures/cluster/node.ts', import.meta.url));
 
 interface InProcessNode {
   server: http.Server;
@@ -315,24 +314,9 @@ describe('presence misuse', () => {
 });
 
 describe('presence across processes on Redis: a node that dies, a Redis that restarts', () => {
-  async function startNode(env: Record<string, string>) {
-    const app = await startApp(NODE, { nodeArgs: ['--import', 'tsx'], env });
-    assert.ok(app.port, app.output());
-    const base = `http://127.0.0.1:${app.port}`;
-    return {
-      ...app,
-      ws: `ws://127.0.0.1:${app.port}`,
-      base,
-      async do<T>(action: string, params: Record<string, string> = {}): Promise<T> {
-        const response = await fetch(`${base}/?${new URLSearchParams({ action, ...params })}`);
-        return (await response.json()) as T;
-      },
-    };
-  }
-
   it('three nodes: a node killed with SIGKILL leaves, for its users only, within 30 s', { timeout: 60_000 }, async (t) => {
     const env = { REDIS_URL: REDIS, PREFIX: `presence-${randomUUID()}` };
-    const [a, b, c] = await Promise.all([startNode(env), startNode(env), startNode(env)]);
+    const [a, b, c] = await Promise.all([startClusterNode(env), startClusterNode(env), startClusterNode(env)]);
     t.after(() => Promise.all([a.stop(), b.stop(), c.stop()]));
     const clients = [
       await joined(`${a.ws}/live?user=ann&tenant=t`, ['rk']),
@@ -374,7 +358,7 @@ describe('presence across processes on Redis: a node that dies, a Redis that res
     const redis = new PrivateRedis(16391);
     await redis.answering();
     const env = { REDIS_URL: redis.url, PREFIX: 'presence-restart' };
-    const [a, b] = await Promise.all([startNode(env), startNode(env)]);
+    const [a, b] = await Promise.all([startClusterNode(env), startClusterNode(env)]);
     t.after(async () => {
       await Promise.all([a.stop(), b.stop()]);
       redis.kill();
