@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import { namespacesOf } from '../adapters/socketio.js';
 import type { Identity } from '../hub/index.js';
 import type { PresenceEntry, PresenceEvent, PresenceMember, PresenceStore, Transition } from './presence-store.js';
-import { PRESENCE_EVENT, presenceFrame, presenceStateFrame } from './wire.js';
+import { PRESENCE_EVENT, presenceMessage, presenceStateMessage } from './wire.js';
 
 /** How long a node remembers a leave, against a join of the same user that was announced before it and is still on its way. */
 const LEAVES_KEPT_MS = 30_000;
@@ -74,7 +74,7 @@ export class Presence {
   wsJoined(ws: WebSocket, room: string): void {
     const identity = this.wsIdentity.get(ws);
     if (identity?.userId !== undefined) this.changed(room, identity, 1);
-    if (this.wsTold.has(ws)) this.tellState(room, (frame) => ws.send(frame));
+    if (this.wsTold.has(ws)) this.tellState(room, (message) => ws.send(JSON.stringify(message)));
   }
 
   wsLeft(ws: WebSocket, room: string): void {
@@ -143,7 +143,7 @@ export class Presence {
     if (identity?.userId !== undefined) this.changed(room, identity, delta);
     if (delta > 0 && this.ioTold.has(nsp.server)) {
       const socket = nsp.sockets.get(id);
-      this.tellState(room, (frame) => socket?.emit(PRESENCE_EVENT, JSON.parse(frame)));
+      this.tellState(room, (message) => socket?.emit(PRESENCE_EVENT, message));
     }
   }
 
@@ -187,13 +187,15 @@ export class Presence {
     // A join and a leave both missed in between: the user is where this node last said.
     if (last?.type === event.type) return;
     this.hooks.emit(event);
-    const frame = presenceFrame(event);
-    for (const ws of this.hooks.wsIn(event.room)) if (this.wsTold.has(ws)) ws.send(frame);
-    if (this.ioTold.size > 0) {
-      const payload = JSON.parse(frame);
-      // `local`: every node tells its own sockets, as it heard the event itself.
-      for (const io of this.ioTold) for (const nsp of namespacesOf(io)) nsp.local.to(event.room).emit(PRESENCE_EVENT, payload);
+    const message = presenceMessage(event);
+    let frame: string | undefined;
+    for (const ws of this.hooks.wsIn(event.room)) {
+      if (!this.wsTold.has(ws)) continue;
+      frame ??= JSON.stringify(message);
+      ws.send(frame);
     }
+    // `local`: every node tells its own sockets, as it heard the event itself.
+    for (const io of this.ioTold) for (const nsp of namespacesOf(io)) nsp.local.to(event.room).emit(PRESENCE_EVENT, message);
   }
 
   private forgetOldLeaves(): void {
@@ -202,11 +204,11 @@ export class Presence {
   }
 
   /** Sends a connection that entered a room on a told route who is in it already. */
-  private tellState(room: string, send: (frame: string) => void): void {
+  private tellState(room: string, send: (message: object) => void): void {
     this.store.members(room).then(
       (members) => {
         try {
-          send(presenceStateFrame(room, members));
+          send(presenceStateMessage(room, members));
         } catch {
           // Closed meanwhile.
         }
