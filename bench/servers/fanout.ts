@@ -6,8 +6,8 @@
 import http from 'node:http';
 import { Server as SocketIOServer } from 'socket.io';
 import * as wsModule from 'ws';
-import { WebSocketServer } from 'ws';
-import type { Switchboard } from '../../src/index.js';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { RouteOptions, Switchboard } from '../../src/index.js';
 import { loadIndex, loadRedis } from '../library.js';
 import { type BenchServer, listen } from './contract.js';
 import { FANOUT_EVENT, FANOUT_PATH } from './fanout-protocol.js';
@@ -21,8 +21,8 @@ export async function startHub(): Promise<BenchServer> {
 }
 
 /** Every connection of the hub's fan-out route joins the room that `broadcast` publishes to. */
-async function serveFanout(server: http.Server, hub: Switchboard): Promise<BenchServer> {
-  const route = hub.ws(FANOUT_PATH);
+export async function serveFanout(server: http.Server, hub: Switchboard, routeOptions?: RouteOptions): Promise<BenchServer> {
+  const route = hub.ws(FANOUT_PATH, {}, routeOptions);
   route.on('connection', (ws) => hub.join(ws, ROOM));
   await listen(server);
   return {
@@ -34,7 +34,8 @@ async function serveFanout(server: http.Server, hub: Switchboard): Promise<Bench
   };
 }
 
-export async function startBare(): Promise<BenchServer> {
+/** A plain `ws` server on the fan-out path, broadcasting to all its clients the way `send` does. */
+async function serveBare(send: (clients: Set<WebSocket>, message: string) => void): Promise<BenchServer> {
   const server = http.createServer();
   const wss = new WebSocketServer({ server, path: FANOUT_PATH });
   await listen(server);
@@ -43,10 +44,14 @@ export async function startBare(): Promise<BenchServer> {
     path: FANOUT_PATH,
     protocol: 'ws',
     connections: () => wss.clients.size,
-    broadcast: (message) => {
-      for (const client of wss.clients) client.send(message);
-    },
+    broadcast: (message) => send(wss.clients, message),
   };
+}
+
+export function startBare(): Promise<BenchServer> {
+  return serveBare((clients, message) => {
+    for (const client of clients) client.send(message);
+  });
 }
 
 /**
@@ -54,22 +59,13 @@ export async function startBare(): Promise<BenchServer> {
  * nothing checked (no state, no buffered bytes, no queue): what any broadcast on Node's streams
  * costs at least.
  */
-export async function startFloor(): Promise<BenchServer> {
-  const server = http.createServer();
-  const wss = new WebSocketServer({ server, path: FANOUT_PATH });
+export function startFloor(): Promise<BenchServer> {
   const { Sender } = wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } };
-  await listen(server);
-  return {
-    server,
-    path: FANOUT_PATH,
-    protocol: 'ws',
-    connections: () => wss.clients.size,
-    broadcast: (message) => {
-      const payload = Buffer.from(message);
-      const frame = Buffer.concat(Sender.frame(payload, { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: true }));
-      for (const client of wss.clients) (client as unknown as { _socket: import('node:net').Socket })._socket.write(frame);
-    },
-  };
+  return serveBare((clients, message) => {
+    const payload = Buffer.from(message);
+    const frame = Buffer.concat(Sender.frame(payload, { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: true }));
+    for (const client of clients) (client as unknown as { _socket: import('node:net').Socket })._socket.write(frame);
+  });
 }
 
 export async function startSocketIO(): Promise<BenchServer> {

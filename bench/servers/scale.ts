@@ -4,12 +4,9 @@
  * every connection of every node, and to 1,000 users' own rooms spread over the nodes.
  */
 import http from 'node:http';
-import type { WebSocket } from 'ws';
 import { loadIndex, loadRedis } from '../library.js';
-import { type BenchServer, listen } from './contract.js';
-import { FANOUT_PATH } from './fanout-protocol.js';
-
-const ROOM = 'everyone';
+import type { BenchServer } from './contract.js';
+import { serveFanout } from './fanout.js';
 
 export async function startScaleHub(): Promise<BenchServer> {
   const server = http.createServer();
@@ -24,29 +21,19 @@ export async function startScaleHub(): Promise<BenchServer> {
       })
     : redisBroker({ url: process.env.SWITCHBOARD_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', prefix });
   const hub = switchboard(server, { broker });
+  await hub.ready();
   let next = 0;
   const users: string[] = [];
-  const route = hub.ws(
-    FANOUT_PATH,
-    {},
-    {
-      // A user per connection, unique across the nodes: the node's pid and a counter.
-      authenticate: () => {
-        const userId = `${process.pid}-${next++}`;
-        users.push(userId);
-        return { userId };
-      },
+  const served = await serveFanout(server, hub, {
+    // A user per connection, unique across the nodes: the node's pid and a counter.
+    authenticate: () => {
+      const userId = `${process.pid}-${next++}`;
+      users.push(userId);
+      return { userId };
     },
-  );
-  route.on('connection', (ws: WebSocket) => hub.join(ws, ROOM));
-  await hub.ready();
-  await listen(server);
+  });
   return {
-    server,
-    path: FANOUT_PATH,
-    protocol: 'ws',
-    connections: () => route.clients.size,
-    broadcast: (message) => hub.publish(ROOM, message),
+    ...served,
     sampleUsers: (count) => users.slice(0, count),
     toUsers: (ids, message) => {
       for (const id of ids) hub.publish(userRoom(id), message);
