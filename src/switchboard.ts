@@ -76,9 +76,13 @@ export class Switchboard extends Hub {
     return this.realtime.link.ready;
   }
 
-  /** Puts a `ws` connection in a room; it leaves every room when it closes. */
-  join(ws: import('ws').WebSocket, room: string): void {
-    this.realtime.join(ws, room);
+  /**
+   * Puts a `ws` connection in a room; it leaves every room when it closes. Resolves once messages
+   * to the room from every node reach it: at once on the memory broker, or when this node was
+   * already receiving the room; after a subscription's round trip on Redis otherwise.
+   */
+  join(ws: import('ws').WebSocket, room: string): Promise<void> {
+    return this.realtime.join(ws, room);
   }
 
   leave(ws: import('ws').WebSocket, room: string): void {

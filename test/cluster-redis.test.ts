@@ -1,30 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { WebSocket } from 'ws';
 import { DISCONNECTED_CLOSE_CODE, REPLACED_CLOSE_CODE } from '../src/index.js';
 import { CLUSTER_NODE, startClusterNode } from './cluster-node.js';
 import { attempt, closed, delay, eventually, open, PrivateRedis, startApp } from './helpers.js';
 import { connectIo, nextEvent } from './io-helpers.js';
+import { member } from './live-routes.js';
 
 const REDIS = 'redis://127.0.0.1:6379';
-
-function inbox(ws: WebSocket): string[] {
-  const seen: string[] = [];
-  ws.on('message', (data) => seen.push(String(data)));
-  return seen;
-}
-
-async function member(url: string, rooms: string[] = []) {
-  const ws = await open(url);
-  const seen = inbox(ws);
-  for (const room of rooms) {
-    ws.send(`join:${room}`);
-    await eventually(() => seen.includes(`ok join:${room}`));
-  }
-  seen.length = 0;
-  return { ws, seen };
-}
 
 describe('two hub processes on Redis', () => {
   const env = { REDIS_URL: REDIS, PREFIX: `test-${randomUUID()}` };

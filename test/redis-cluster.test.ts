@@ -1,51 +1,12 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { redisBroker } from '../src/cluster/redis.js';
-import { DISCONNECTED_CLOSE_CODE, type Switchboard, type SwitchboardOptions, switchboard } from '../src/index.js';
-import { attempt, closed, closeServer, eventually, failure, LocalRedisCluster, listen, open } from './helpers.js';
+import { DISCONNECTED_CLOSE_CODE } from '../src/index.js';
+import { attempt, closed, closeServer, eventually, failure, LocalRedisCluster, open } from './helpers.js';
 import { connectIo, nextEvent } from './io-helpers.js';
-import { identityFromQuery, mountLive } from './live-routes.js';
-
-interface Node {
-  server: http.Server;
-  hub: Switchboard;
-  url: string;
-  http: string;
-}
-
-/** A hub on the cluster with the rooms tests' routes (`mountLive`), listening; `setup` adds what a test needs. */
-async function startNode(options: SwitchboardOptions, setup: (hub: Switchboard) => void = () => {}): Promise<Node> {
-  const server = http.createServer();
-  const hub = switchboard(server, options);
-  mountLive(hub);
-  setup(hub);
-  await hub.ready();
-  const { port, url } = await listen(server);
-  return { server, hub, url, http: `http://127.0.0.1:${port}` };
-}
-
-/** Closes the hubs, lets their goodbyes (presence, liveness keys) go out, then stops the cluster. */
-async function stopAll(nodes: Node[], cluster: LocalRedisCluster): Promise<void> {
-  for (const node of nodes) {
-    await node.hub.close({ timeoutMs: 200 });
-    await closeServer(node.server);
-  }
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  cluster.stop();
-}
-
-async function member(url: string, rooms: string[] = []) {
-  const ws = await open(url);
-  const seen: string[] = [];
-  ws.on('message', (data) => seen.push(String(data)));
-  for (const room of rooms) ws.send(`join:${room}`);
-  await eventually(() => rooms.every((room) => seen.includes(`ok join:${room}`)));
-  seen.length = 0;
-  return { ws, seen };
-}
+import { identityFromQuery, type LiveNode, member, startLiveNode, stopLiveNodes } from './live-routes.js';
 
 describe('redisBroker options', () => {
   it('refuses unknown, conflicting and malformed options, naming them', () => {
@@ -70,9 +31,9 @@ describe('redisBroker options', () => {
 
 describe('Redis Cluster: two hubs on a local cluster of three masters', { timeout: 90_000 }, () => {
   const cluster = new LocalRedisCluster(17101);
-  const nodes: Node[] = [];
-  let a: Node;
-  let b: Node;
+  const nodes: LiveNode[] = [];
+  let a: LiveNode;
+  let b: LiveNode;
   before(async () => {
     await cluster.start();
     for (let index = 0; index < 2; index++) {
@@ -81,15 +42,18 @@ describe('Redis Cluster: two hubs on a local cluster of three masters', { timeou
         history: { size: 100, ttlMs: 60_000 },
       };
       nodes.push(
-        await startNode(options, (hub) => {
+        await startLiveNode(options, (hub) => {
           hub.ws('/single', {}, { authenticate: identityFromQuery, perUser: { max: 1, onExceed: 'reject' } });
           hub.ws('/recover', {}, { recover: true }).on('connection', (ws) => hub.join(ws, 'prices'));
         }),
       );
     }
-    [a, b] = nodes as [Node, Node];
+    [a, b] = nodes as [LiveNode, LiveNode];
   });
-  after(() => stopAll(nodes, cluster));
+  after(async () => {
+    await stopLiveNodes(nodes);
+    cluster.stop();
+  });
 
   it('delivers room publishes, user and tenant emits across nodes, ws and Socket.IO (sharded adapter)', async () => {
     const onB = await member(`${b.url}/live?user=ann&tenant=acme`, ['news', 'sports']);
@@ -169,7 +133,7 @@ describe('Redis Cluster: two hubs on a local cluster of three masters', { timeou
 
   it('takes an ioredis Cluster as client', async () => {
     const client = new Cluster(cluster.nodes, { lazyConnect: true });
-    const third = await startNode({ broker: redisBroker({ client, prefix: 'clustered' }) });
+    const third = await startLiveNode({ broker: redisBroker({ client, prefix: 'clustered' }) });
     const listener = await member(`${third.url}/live?user=fay`, ['news']);
     a.hub.publish('news', 'to the third node');
     await eventually(() => listener.seen.includes('to the third node'));
@@ -182,18 +146,21 @@ describe('Redis Cluster: two hubs on a local cluster of three masters', { timeou
 
 describe('Redis Cluster failover: the master of the bus channel stopped, its replica promoted', { timeout: 120_000 }, () => {
   const cluster = new LocalRedisCluster(17201, 1);
-  const nodes: Node[] = [];
+  const nodes: LiveNode[] = [];
   before(async () => {
     await cluster.start();
     for (let index = 0; index < 2; index++) {
       const options = { broker: redisBroker({ cluster: cluster.nodes.slice(0, 3), prefix: 'failover' }) };
-      nodes.push(await startNode(options, (hub) => hub.on('error', () => {})));
+      nodes.push(await startLiveNode(options, (hub) => hub.on('error', () => {})));
     }
   });
-  after(() => stopAll(nodes, cluster));
+  after(async () => {
+    await stopLiveNodes(nodes);
+    cluster.stop();
+  });
 
   it('resumes delivery once each message once, and reports the broker down and back', async () => {
-    const [a, b] = nodes as [Node, Node];
+    const [a, b] = nodes as [LiveNode, LiveNode];
     const changes: boolean[] = [];
     a.hub.realtime.observers.add({ brokerChanged: (up) => changes.push(up) });
     const listener = await member(`${b.url}/live?user=gil`, ['news']);

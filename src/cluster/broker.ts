@@ -27,8 +27,20 @@ export interface BrokerLink {
   readonly nodeId: string;
   /** Resolves once the broker can deliver across nodes; rejects with a clear error if it cannot start. */
   readonly ready: Promise<void>;
-  /** Sends to every other hub of the cluster. Never throws; what cannot be sent is counted as dropped. */
+  /**
+   * Sends to the other hubs of the cluster: a room's message (publish, emit, disconnect) to those
+   * that follow the room, when the broker routes by room, anything else to all. Never throws;
+   * what cannot be sent is counted as dropped.
+   */
   publish(message: BusMessage): void;
+  /**
+   * Routing by room: one member more of `room` on this hub, so the room's messages must reach it.
+   * Returns what settles once they do (a subscription confirmed), or undefined if they already do.
+   * A broker without it sends every message to every hub.
+   */
+  follow?(room: string): Promise<void> | undefined;
+  /** One member fewer; the broker may stop sending the room here a while after the last. */
+  unfollow?(room: string): void;
   /** Who is connected as which user, cluster-wide, for the per-user policy. */
   readonly users: UserRegistry;
   /** Who is in which room, cluster-wide (see presence/). A broker without it has no presence. */
@@ -47,6 +59,8 @@ export interface BrokerStats {
   /** Messages that could not be sent (broker unreachable); they reached this node's clients only. */
   dropped: number;
   connected: boolean;
+  /** Rooms whose messages this node receives, for a broker that routes by room. */
+  rooms?: number;
 }
 
 /** A broker: joined once per hub. `memoryBroker()` for one process, `redisBroker()` for many. */

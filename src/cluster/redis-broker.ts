@@ -10,6 +10,7 @@ import { RedisPresence } from '../presence/redis-presence.js';
 import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, newNodeId } from './broker.js';
 import { checkRedisOptions, type RedisBrokerOptions } from './redis-options.js';
 import { RedisUserRegistry } from './redis-users.js';
+import { channelBesideHistory, RoomChannels, roomChannel } from './room-channels.js';
 
 export type { RedisBrokerOptions } from './redis-options.js';
 
@@ -37,7 +38,10 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
   const { target, prefix } = checkRedisOptions(options);
   const clustered = target.kind === 'cluster' || (target.kind === 'client' && target.cluster);
   const ownClient = target.kind !== 'client';
+  /** The bus: messages for every node (reports, presence, replacements, operations). */
   const channel = `${prefix}:bus`;
+  /** Room messages go on their room's channel, to the nodes with members in it (room-channels.ts). */
+  const roomChannels = roomChannel(prefix, '').slice(0, -1);
   const where =
     target.kind === 'client'
       ? `the given Redis ${target.cluster ? 'Cluster ' : ''}client`
@@ -60,7 +64,14 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
     redisOptions: { maxRetriesPerRequest: 1 },
   };
   let shared:
-    | { publisher: Client; subscriber: Client; ready: Promise<void>; adapterClients: Client[]; sent: (ok: boolean) => void }
+    | {
+        publisher: Client;
+        subscriber: Client;
+        ready: Promise<void>;
+        adapterClients: Client[];
+        sent: (ok: boolean) => void;
+        rooms: RoomChannels;
+      }
     | undefined;
   const links = new Map<
     string,
@@ -86,6 +97,8 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
           ? new Cluster(target.nodes, clusterSettings)
           : new Redis(target.url, settings);
     const subscriber = duplicate(publisher);
+    const rooms = new RoomChannels(subscriber, clustered, prefix);
+    let subscribedOnce = false;
     const status = (value: BrokerStatus) => {
       for (const link of links.values()) link.onStatus(value);
     };
@@ -115,6 +128,9 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
         down(new SwitchboardError('ERR_BROKER_UNAVAILABLE', `lost the connection to ${where}; reconnecting`)),
       );
       client.on('ready', () => {
+        // One Redis: what could not be subscribed while it was away is asked for again (a cluster's
+        // subscriber group does it itself, per shard).
+        if (client === subscriber && subscribedOnce && !clustered) rooms.resubscribe();
         if (up || publisher.status !== 'ready' || subscriber.status !== 'ready') return;
         up = true;
         status({ up: true });
@@ -122,7 +138,7 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
     }
     let probe: { id: string; heard: () => void } | undefined;
     const hear = (from: string, text: string) => {
-      if (from !== channel) return;
+      if (from !== channel && !from.startsWith(roomChannels)) return;
       let envelope: { node: string; message: BusMessage; probe?: string };
       try {
         envelope = JSON.parse(text);
@@ -173,6 +189,7 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
         } else {
           await subscriber.subscribe(channel);
         }
+        subscribedOnce = true;
         up = true;
       } catch (error) {
         subscriber.disconnect();
@@ -184,7 +201,7 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
         );
       }
     })();
-    shared = { publisher, subscriber, ready, adapterClients: [], sent };
+    shared = { publisher, subscriber, ready, adapterClients: [], sent, rooms };
     return shared;
   };
 
@@ -193,19 +210,25 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
     kind: 'redis',
     history(historyOptions) {
       checkSharedHistory(history?.options, historyOptions);
-      // On a cluster the append's script cannot publish to the bus's shard channel (another slot):
-      // the hub publishes the positioned frame itself, after the append.
-      history ??= new RedisHistory(connect().publisher, prefix, clustered ? '' : channel, {
-        size: historyOptions.size,
-        ttlMs: historyOptions.ttlMs,
-      });
+      // The append's script publishes on the room's channel, so that messages leave in the order
+      // they were positioned. On a cluster it can only when the channel is in the slot of the room's
+      // keys; for the few rooms whose names defeat the hash tag, the hub publishes after the append.
+      history ??= new RedisHistory(
+        connect().publisher,
+        prefix,
+        {
+          channel: (room) => (!clustered || channelBesideHistory(room) ? roomChannel(prefix, room) : undefined),
+          command: clustered ? 'SPUBLISH' : 'PUBLISH',
+        },
+        { size: historyOptions.size, ttlMs: historyOptions.ttlMs },
+      );
       return history;
     },
     answers() {
       return new RedisAnswerRecord(connect().publisher, prefix, ANSWERS_KEPT_MS);
     },
     join(onMessage, onStatus): BrokerLink {
-      const { publisher, ready, sent } = connect();
+      const { publisher, ready, sent, rooms } = connect();
       const nodeId = newNodeId();
       const stats = { published: 0, received: 0, dropped: 0 };
       links.set(nodeId, { onMessage, onStatus, stats });
@@ -228,13 +251,14 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
           }
           stats.published++;
           const text = JSON.stringify({ node: nodeId, message });
+          const to = 'room' in message ? roomChannel(prefix, message.room) : channel;
           if (!clustered) {
-            publisher.publish(channel, text).catch(() => {
+            publisher.publish(to, text).catch(() => {
               stats.dropped++;
             });
             return;
           }
-          publisher.spublish(channel, text).then(
+          publisher.spublish(to, text).then(
             () => sent(true),
             () => {
               stats.dropped++;
@@ -280,7 +304,9 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
             io.adapter(createAdapter(client(), client(), { key: `${prefix}:socket.io` }));
           }
         },
-        stats: () => ({ ...stats, connected: publisher.status === 'ready' }),
+        follow: (room) => rooms.follow(room),
+        unfollow: (room) => rooms.unfollow(room),
+        stats: () => ({ ...stats, connected: publisher.status === 'ready', rooms: rooms.size }),
         async close() {
           clearInterval(heartbeat);
           presence.stop();
@@ -288,6 +314,7 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
           await publisher.del(`${prefix}:node:${nodeId}`).catch(() => {});
           if (links.size === 0 && shared) {
             for (const client of shared.adapterClients) client.disconnect();
+            shared.rooms.stop();
             shared.subscriber.disconnect();
             if (ownClient) shared.publisher.disconnect();
             shared = undefined;

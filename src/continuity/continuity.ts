@@ -40,6 +40,12 @@ export class Continuity {
    * after the replay, those it already had left out, so that nothing overtakes and nothing repeats.
    */
   private readonly held = new Map<WebSocket, Map<string, string[]>>();
+  /**
+   * After a replay, the offset each connection got up to in a room: the read's answer and the live
+   * frames come over different connections to a shared store, so frames the read already covered
+   * can still be on their way; they are left out until the first newer one.
+   */
+  private readonly floors = new Map<WebSocket, Map<string, number>>();
 
   constructor(
     private readonly history: HistoryStore | undefined,
@@ -65,13 +71,19 @@ export class Continuity {
     this.recovering.set(ws, resume instanceof Map ? resume : new Map());
   }
 
-  /** `ws` was just put in `room`: replay what it missed there (or a gap), then where the room is. */
-  joined(ws: WebSocket, room: string): void {
+  /**
+   * `ws` was just put in `room`: replay what it missed there (or a gap), then where the room is.
+   * `live`: settles once the room's messages reach this node (routing by room); the room is read
+   * after it, and what arrives meanwhile is held, so that nothing published after the position
+   * read is missed.
+   */
+  joined(ws: WebSocket, room: string, live?: Promise<void>): void {
     const resume = this.recovering.get(ws);
     if (!resume || !this.history) return;
     const from = resume.get(room);
     resume.delete(room);
-    const read = this.history.read(room, from);
+    const history = this.history;
+    const read = live ? live.then(() => history.read(room, from)) : history.read(room, from);
     if (!(read instanceof Promise)) {
       this.replay(ws, room, read, [], from === undefined);
       return;
@@ -90,7 +102,7 @@ export class Continuity {
     read.then(
       (result) => {
         release();
-        this.replay(ws, room, result, held, from === undefined);
+        this.replay(ws, room, result, held, from === undefined, true);
       },
       (error) => {
         release();
@@ -149,7 +161,7 @@ export class Continuity {
       else {
         const held = this.held.size > 0 ? this.held.get(ws)?.get(room) : undefined;
         if (held) held.push(frame);
-        else positioned.push(ws);
+        else if (this.floors.size === 0 || this.aboveFloor(ws, room, frame)) positioned.push(ws);
       }
     }
     const first = broadcast(plain, payload, binary, this.policy);
@@ -171,7 +183,8 @@ export class Continuity {
     return this.deliver(members(), message.room, message.payload, message.binary, appended.frame);
   }
 
-  private replay(ws: WebSocket, room: string, read: ReadResult, held: string[], fresh: boolean): void {
+  /** `shared`: the read came from a store other nodes write to, over a connection of its own. */
+  private replay(ws: WebSocket, room: string, read: ReadResult, held: string[], fresh: boolean, shared = false): void {
     let position = read.position;
     // A first join has nothing to replay; a message held meanwhile is newer than where it starts.
     const firstHeld = held.length > 0 ? offsetOf(held[0] as string) : Number.NaN;
@@ -188,6 +201,28 @@ export class Continuity {
       last = offset;
       send(ws, frame);
     }
+    if (shared && ws.readyState === 1) this.setFloor(ws, room, last);
+  }
+
+  private setFloor(ws: WebSocket, room: string, offset: number): void {
+    let rooms = this.floors.get(ws);
+    if (!rooms) {
+      rooms = new Map();
+      this.floors.set(ws, rooms);
+      ws.once('close', () => this.floors.delete(ws));
+    }
+    rooms.set(room, offset);
+  }
+
+  /** Whether a live frame is newer than what the connection got from its replay; the first that is lifts the floor. */
+  private aboveFloor(ws: WebSocket, room: string, frame: string): boolean {
+    const rooms = this.floors.get(ws);
+    const floor = rooms?.get(room);
+    if (rooms === undefined || floor === undefined) return true;
+    if (offsetOf(frame) <= floor) return false;
+    rooms.delete(room);
+    if (rooms.size === 0) this.floors.delete(ws);
+    return true;
   }
 }
 

@@ -5,7 +5,8 @@ import type { AppendResult, FrameParts, HistoryOptions, HistoryStore, Position, 
 /**
  * One round trip per publish: the room's offset is incremented, the positioned frame built and
  * added to the room's stream (bounded by count), both keys' lives extended, and the bus message
- * carrying the frame published to the other nodes, atomically, in the order Redis runs them.
+ * carrying the frame published on the room's channel (ARGV[11]: PUBLISH, or SPUBLISH on a cluster),
+ * atomically, in the order Redis runs them.
  * KEYS: the room's position (hash: e = epoch, o = offset), its stream.
  */
 const APPEND = `
@@ -19,7 +20,7 @@ local frame = ARGV[2] .. offset .. ARGV[3] .. epoch .. ARGV[4]
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], offset .. '-1', 't', ARGV[6], 'f', frame)
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
-if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[8], ARGV[9] .. cjson.encode(frame) .. ARGV[10]) end
+if ARGV[8] ~= '' then redis.call(ARGV[11], ARGV[8], ARGV[9] .. cjson.encode(frame) .. ARGV[10]) end
 return {offset, epoch}
 `;
 
@@ -73,8 +74,8 @@ export class RedisHistory implements HistoryStore {
   constructor(
     redis: Redis | Cluster,
     private readonly prefix: string,
-    /** The bus channel the append publishes on, and who is publishing. */
-    private readonly channel: string,
+    /** The channel the append publishes a room's frame on (none: the hub publishes it), and how. */
+    private readonly publishing: { channel: (room: string) => string | undefined; command: 'PUBLISH' | 'SPUBLISH' },
     readonly options: HistoryOptions,
   ) {
     this.redis = redis as Scripted;
@@ -86,6 +87,7 @@ export class RedisHistory implements HistoryStore {
 
   async append(room: string, parts: FrameParts, bus: { nodeId: string; message: object }): Promise<AppendResult> {
     const envelope = JSON.stringify({ node: bus.nodeId, message: bus.message });
+    const channel = this.publishing.channel(room) ?? '';
     const [offset, epoch] = await this.redis.switchboardAppend(
       ...this.keys(room),
       newEpoch(),
@@ -95,16 +97,17 @@ export class RedisHistory implements HistoryStore {
       this.options.size,
       Date.now(),
       this.keptMs(),
-      this.channel,
+      channel,
       // The bus message with the frame added as its last field: `{"node":…,"message":{…,"frame":"…"}}`.
       `${envelope.slice(0, -2)},"frame":`,
       '}}',
+      this.publishing.command,
     );
     const position = { offset: Number(offset), epoch };
     return {
       position,
       frame: `${parts.head}${position.offset}${parts.mid}${epoch}${parts.tail}`,
-      published: this.channel !== '',
+      published: channel !== '',
     };
   }
 

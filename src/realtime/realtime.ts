@@ -21,6 +21,7 @@ import {
   REPLACED_EVENT,
   REPLACED_REASON,
 } from './reasons.js';
+import { RoomRouting } from './room-routing.js';
 import { tenantRoom, userRoom } from './rooms.js';
 import { selectNamespaces, type Target, type TargetOptions } from './targets.js';
 import { WsRooms } from './ws-rooms.js';
@@ -47,7 +48,11 @@ export class Realtime {
   readonly rooms = new WsRooms({
     joined: (ws, room) => this.presence?.wsJoined(ws, room),
     left: (ws, room) => this.presence?.wsLeft(ws, room),
+    opened: (room) => this.routing.opened(room),
+    emptied: (room) => this.routing.emptied(room),
   });
+  /** Which rooms the broker sends this hub (routing by room). */
+  private readonly routing: RoomRouting;
   /** Who is in which room, when the hub keeps presence and its broker can. */
   readonly presence: Presence | undefined;
   readonly link: BrokerLink;
@@ -72,6 +77,7 @@ export class Realtime {
       (message) => this.fromOtherNode(message),
       (status) => this.brokerStatus(status),
     );
+    this.routing = new RoomRouting(this.link);
     this.presence = presenceOf(hub, this.link, options, this.rooms);
     this.requests = new Requests((error, fields) => hub.reportError(error, fields), options.broker.answers?.());
     this.continuity = new Continuity(
@@ -92,6 +98,7 @@ export class Realtime {
         return { status: 429, reason: perUserLimitReason(policy.max) };
       });
     });
+    hub.addAdmissionCheck(this.routing.admissionCheck);
     hub.on('connection', (event) => this.connected(event));
     hub.on('close', () => {
       this.requests.close();
@@ -119,11 +126,17 @@ export class Realtime {
     this.presence?.unwatchSocketIO(io);
   }
 
-  join(ws: WebSocket, room: string): void {
-    if (this.rooms.rooms(ws).has(room)) return;
-    this.rooms.join(ws, room);
-    // Told where the room is (after what it missed there) only once it is really in it.
-    if (this.rooms.rooms(ws).has(room)) this.continuity.joined(ws, room);
+  /** Settles once messages to the room from every node reach the connection. */
+  join(ws: WebSocket, room: string): Promise<void> {
+    if (!this.rooms.rooms(ws).has(room)) {
+      this.rooms.join(ws, room);
+      // Told where the room is (after what it missed there) only once it is really in it, and
+      // once the room's messages reach this node: nothing after that position can pass it by.
+      if (this.rooms.rooms(ws).has(room)) {
+        this.continuity.joined(ws, room, this.routing.isPending(room) ? this.routing.live(room) : undefined);
+      }
+    }
+    return this.routing.live(room);
   }
 
   leave(ws: WebSocket, room: string): void {

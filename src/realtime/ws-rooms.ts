@@ -5,10 +5,11 @@ export class WsRooms {
   private readonly members = new Map<string, Set<WebSocket>>();
   private readonly roomsOf = new Map<WebSocket, Set<string>>();
 
-  /** `watcher` hears of every connection entering and leaving a room (presence). */
-  constructor(
-    private readonly watcher?: { joined(ws: WebSocket, room: string): void; left(ws: WebSocket, room: string): void },
-  ) {}
+  /**
+   * `watcher` hears of every connection entering and leaving a room (presence), and of a room
+   * getting its first member here and losing its last (routing by room).
+   */
+  constructor(private readonly watcher?: RoomsWatcher) {}
 
   join(ws: WebSocket, room: string): void {
     let rooms = this.roomsOf.get(ws);
@@ -24,6 +25,7 @@ export class WsRooms {
     if (!members) {
       members = new Set();
       this.members.set(room, members);
+      this.watcher?.opened(room);
     }
     members.add(ws);
     this.watcher?.joined(ws, room);
@@ -33,8 +35,11 @@ export class WsRooms {
     this.roomsOf.get(ws)?.delete(room);
     const members = this.members.get(room);
     if (!members?.delete(ws)) return;
-    if (members.size === 0) this.members.delete(room);
     this.watcher?.left(ws, room);
+    if (members.size === 0) {
+      this.members.delete(room);
+      this.watcher?.emptied(room);
+    }
   }
 
   leaveAll(ws: WebSocket): void {
@@ -54,6 +59,13 @@ export class WsRooms {
   sizes(): Record<string, number> {
     return Object.fromEntries([...this.members].map(([room, members]) => [room, members.size]));
   }
+}
+
+export interface RoomsWatcher {
+  joined(ws: WebSocket, room: string): void;
+  left(ws: WebSocket, room: string): void;
+  opened(room: string): void;
+  emptied(room: string): void;
 }
 
 const EMPTY: ReadonlySet<WebSocket> = new Set();
