@@ -174,8 +174,14 @@ describe('switchboard/metrics', () => {
     hub.on('error', () => {});
     const register = new Registry();
     collectMetrics(hub, { register });
+    hub.ws('/rooms').on('connection', (ws) => hub.join(ws, 'metrics-room'));
     await hub.ready();
     assert.equal(await value(register, 'switchboard_broker_up'), 1);
+    assert.equal(await value(register, 'switchboard_broker_rooms'), 0);
+    const { url } = await listen(server);
+    const member = await open(`${url}/rooms`);
+    await eventually(async () => (await value(register, 'switchboard_broker_rooms')) === 1, 5_000, 'one room followed');
+    member.close();
     redis.kill();
     await eventually(async () => (await value(register, 'switchboard_broker_up')) === 0, 10_000, 'broker down');
     redis.restart();

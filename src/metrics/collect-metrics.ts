@@ -184,6 +184,19 @@ function collectRealtime(
         },
       }),
   );
+  named(
+    'broker_rooms',
+    (name) =>
+      new Gauge({
+        name,
+        help: 'Rooms whose messages the broker sends this node (routing by room: the rooms it has ws members in, and those in their linger).',
+        registers,
+        collect() {
+          const { rooms } = realtime.link.stats();
+          if (rooms !== undefined) this.set(rooms);
+        },
+      }),
+  );
   const recoveries = named(
     'recoveries_total',
     (name) =>
