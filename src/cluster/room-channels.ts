@@ -26,8 +26,6 @@ interface Entry {
   count: number;
   /** Settles once the channel's subscription is confirmed, or has failed (retried when Redis is back). */
   live: Promise<void> | undefined;
-  /** When the count last fell to 0, for the linger. */
-  idleSince: number;
 }
 
 /**
@@ -38,6 +36,8 @@ interface Entry {
  */
 export class RoomChannels {
   private readonly entries = new Map<string, Entry>();
+  /** Rooms nobody here wants any more, since when: let go once their linger is over. */
+  private readonly idle = new Map<string, number>();
   private batch: { channels: string[]; done: Promise<void> } | undefined;
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -60,10 +60,10 @@ export class RoomChannels {
   follow(room: string): Promise<void> | undefined {
     const entry = this.entries.get(room);
     if (entry) {
-      entry.count++;
+      if (entry.count++ === 0) this.idle.delete(room);
       return entry.live;
     }
-    const created: Entry = { count: 1, live: undefined, idleSince: 0 };
+    const created: Entry = { count: 1, live: undefined };
     this.entries.set(room, created);
     const live = this.subscribe(roomChannel(this.prefix, room)).then(() => {
       if (created.live === live) created.live = undefined;
@@ -78,7 +78,7 @@ export class RoomChannels {
     if (!entry || entry.count === 0) return;
     entry.count--;
     if (entry.count > 0) return;
-    entry.idleSince = Date.now();
+    this.idle.set(room, Date.now());
     this.sweeper ??= setInterval(() => this.sweep(), this.lingerMs).unref();
   }
 
@@ -96,22 +96,20 @@ export class RoomChannels {
     clearInterval(this.sweeper);
     this.sweeper = undefined;
     this.entries.clear();
+    this.idle.clear();
   }
 
   private sweep(): void {
     const before = Date.now() - this.lingerMs;
     const gone: string[] = [];
-    let idle = 0;
-    for (const [room, entry] of this.entries) {
-      if (entry.count > 0) continue;
-      if (entry.idleSince > before) {
-        idle++;
-        continue;
-      }
+    // In the order they became idle: the first still in its linger ends the sweep.
+    for (const [room, since] of this.idle) {
+      if (since > before) break;
+      this.idle.delete(room);
       this.entries.delete(room);
       gone.push(roomChannel(this.prefix, room));
     }
-    if (idle === 0) {
+    if (this.idle.size === 0) {
       clearInterval(this.sweeper);
       this.sweeper = undefined;
     }
