@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { redisBroker } from '../src/cluster/redis.js';
+import { roomChannel } from '../src/cluster/room-channels.js';
 import { DISCONNECTED_CLOSE_CODE } from '../src/index.js';
 import { attempt, closed, closeServer, eventually, failure, LocalRedisCluster, open } from './helpers.js';
 import { connectIo, nextEvent } from './io-helpers.js';
@@ -144,7 +145,9 @@ describe('Redis Cluster: two hubs on a local cluster of three masters', { timeou
   });
 });
 
-describe('Redis Cluster failover: the master of the bus channel stopped, its replica promoted', { timeout: 120_000 }, () => {
+describe("Redis Cluster failover: the master of the bus channel and of a room's channel stopped, its replica promoted", {
+  timeout: 120_000,
+}, () => {
   const cluster = new LocalRedisCluster(17201, 1);
   const nodes: LiveNode[] = [];
   before(async () => {
@@ -163,23 +166,29 @@ describe('Redis Cluster failover: the master of the bus channel stopped, its rep
     const [a, b] = nodes as [LiveNode, LiveNode];
     const changes: boolean[] = [];
     a.hub.realtime.observers.add({ brokerChanged: (up) => changes.push(up) });
-    const listener = await member(`${b.url}/live?user=gil`, ['news']);
-    a.hub.publish('news', 'before');
+    // A room whose channel (and presence) is on the bus channel's master: the kill stops both.
+    const busMaster = await cluster.masterOf('failover:bus');
+    let room = '';
+    for (let index = 0; room === ''; index++) {
+      if ((await cluster.masterOf(roomChannel('failover', `news-${index}`))) === busMaster) room = `news-${index}`;
+    }
+    const listener = await member(`${b.url}/live?user=gil`, [room]);
+    a.hub.publish(room, 'before');
     await eventually(() => listener.seen.includes('before'));
 
-    await cluster.kill(await cluster.masterOf('failover:bus'));
+    await cluster.kill(busMaster);
     // Until the replica takes over (cluster-node-timeout 2 s, then an election), publishes are dropped.
     let sent = 0;
     await eventually(
       () => {
-        a.hub.publish('news', `during ${++sent}`);
+        a.hub.publish(room, `during ${++sent}`);
         return listener.seen.some((data) => data.startsWith('during'));
       },
       60_000,
       'delivery through the promoted replica',
     );
     const last = `after ${sent}`;
-    a.hub.publish('news', last);
+    a.hub.publish(room, last);
     await eventually(() => listener.seen.includes(last));
     await new Promise((resolve) => setTimeout(resolve, 300));
     // Nothing half-subscribed: each message that arrived arrived once.
@@ -188,7 +197,7 @@ describe('Redis Cluster failover: the master of the bus channel stopped, its rep
     assert.deepEqual(changes.slice(-2), [false, true], 'the broker reported down, then up');
     assert.equal(a.hub.realtime.brokerIsUp, true);
     // The per-user policy's and presence's scripts run on the new master too.
-    await eventually(async () => (await b.hub.presenceCount('news').catch(() => -1)) === 1, 10_000, 'presence on the new master');
+    await eventually(async () => (await b.hub.presenceCount(room).catch(() => -1)) === 1, 10_000, 'presence on the new master');
     listener.ws.close();
   });
 });
