@@ -12,7 +12,15 @@ import { memoryBroker } from './cluster/memory-broker.js';
 import { checkHistoryOptions, type HistoryOptions } from './continuity/history.js';
 import type { RequestHandler } from './continuity/requests.js';
 import { SwitchboardError } from './errors.js';
-import { Hub, type HubOptions, hubFor, type Route, type RouteOptions, type UpgradeHandler } from './hub/index.js';
+import {
+  type CloseOptions,
+  Hub,
+  type HubOptions,
+  hubFor,
+  type Route,
+  type RouteOptions,
+  type UpgradeHandler,
+} from './hub/index.js';
 import { invalidOption } from './hub/options.js';
 import { type DashboardOptions, type MountedDashboard, mountDashboard } from './operations/dashboard.js';
 import type { Presence } from './presence/presence.js';
@@ -42,6 +50,8 @@ export interface SwitchboardOptions extends HubOptions {
 export class Switchboard extends Hub {
   /** Users, tenants, rooms and the per-user policy, on one node or many. */
   readonly realtime: Realtime;
+  /** `close()`'s promise: the connections closed, then the broker left. */
+  private leaving: Promise<void> | undefined;
   /** `options.history`, as checked. */
   readonly historyOptions: HistoryOptions | undefined;
   private shared:
@@ -69,6 +79,16 @@ export class Switchboard extends Hub {
       ...(history && { history }),
       ...(options.presence === false && { presence: false }),
     });
+  }
+
+  /**
+   * Closes every connection (see the Hub's close), then leaves the broker: presence says goodbye
+   * and the broker's connections close (each step waiting at most 2 s for Redis). Resolves after both.
+   */
+  override close(options?: CloseOptions): Promise<void> {
+    // The same promise for every call, as the Hub's own.
+    this.leaving ??= super.close(options).then(() => this.realtime.finished);
+    return this.leaving;
   }
 
   /** Resolves once the broker can deliver across nodes; rejects with a clear error if it cannot (Redis down at start). */

@@ -6,6 +6,7 @@ import { WebSocket } from 'ws';
 import { redisBroker } from '../src/cluster/redis.js';
 import { LINGER_MS, roomChannel } from '../src/cluster/room-channels.js';
 import type { Switchboard } from '../src/index.js';
+import { startClusterNode } from './cluster-node.js';
 import { delay, eventually, LocalRedisCluster, open, PrivateRedis } from './helpers.js';
 import { type LiveNode, member, startLiveNode, stopLiveNodes } from './live-routes.js';
 
@@ -256,5 +257,30 @@ describe('routing by room on a Redis Cluster', () => {
     await eventually(() => seen.offsets.length === 600, 10_000, 'all 600 messages');
     contiguous(seen, 600);
     ws.close();
+  });
+});
+
+describe('a hub closing while its Redis Cluster is gone', () => {
+  it('resolves close() and lets the process exit by itself', { timeout: 60_000 }, async () => {
+    const cluster = new LocalRedisCluster(17311);
+    await cluster.start();
+    const node = await startClusterNode({
+      REDIS_CLUSTER: cluster.ports.map((port) => `127.0.0.1:${port}`).join(','),
+      PREFIX: `gone-${randomUUID()}`,
+    });
+    try {
+      // Rooms on every shard, a user, presence: subscriptions and keys wherever the cluster has them.
+      const onNode = await member(`${node.ws}/live?user=leaving&tenant=t`, ['alpha', 'beta', 'gamma', 'delta']);
+      cluster.stop();
+      await delay(300);
+      await node.do('close');
+      await eventually(() => node.output().includes('CLOSED'), 20_000, 'hub.close() resolved');
+      // Nothing of the broker's keeps it alive: no reconnecting client, no retry timer.
+      assert.equal(await node.exited, 0, node.output());
+      onNode.ws.terminate();
+    } finally {
+      await node.stop();
+      cluster.stop();
+    }
   });
 });

@@ -20,6 +20,9 @@ type Client = Redis | Cluster;
 /** How long a cluster's bus channel may take to deliver a first message of ours, at start. */
 const PROBE_TIMEOUT_MS = 10_000;
 
+/** How long a closing node waits for Redis to take its liveness key away before it lets go anyway. */
+const GOODBYE_MS = 1_000;
+
 /** How long a node counts as alive without renewing its key. */
 const NODE_TTL_MS = 15_000;
 
@@ -311,7 +314,11 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
           clearInterval(heartbeat);
           presence.stop();
           links.delete(nodeId);
-          await publisher.del(`${prefix}:node:${nodeId}`).catch(() => {});
+          // The liveness key says goodbye at once; without an answer it expires by itself.
+          await Promise.race([
+            publisher.del(`${prefix}:node:${nodeId}`).catch(() => {}),
+            new Promise((resolve) => setTimeout(resolve, GOODBYE_MS).unref()),
+          ]);
           if (links.size === 0 && shared) {
             for (const client of shared.adapterClients) client.disconnect();
             shared.rooms.stop();

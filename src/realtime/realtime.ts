@@ -68,6 +68,8 @@ export class Realtime {
   readonly requests: Requests;
   /** Who is told of publishes, deliveries, recoveries and the broker's health (metrics). */
   readonly observers = new Observers();
+  /** Settles once the hub closed and this node left the broker (`hub.close()` waits for it). */
+  finished: Promise<void> | undefined;
 
   constructor(
     private readonly hub: Hub,
@@ -102,8 +104,11 @@ export class Realtime {
     hub.on('connection', (event) => this.connected(event));
     hub.on('close', () => {
       this.requests.close();
-      // Presence says goodbye through the link, so the link closes after it.
-      (this.presence?.close() ?? Promise.resolve()).finally(() => this.link.close().catch(() => {}));
+      // Presence says goodbye through the link, so the link closes after it. A broker that does
+      // not answer (Redis gone, a cluster without a master) gets a bounded wait, not the process's life.
+      this.finished = within(GOODBYE_MS, this.presence?.close() ?? Promise.resolve())
+        .then(() => within(GOODBYE_MS, this.link.close()))
+        .catch(() => {});
     });
   }
 
@@ -387,6 +392,18 @@ export class Realtime {
       },
     );
   };
+}
+
+/** How long a closing hub waits for each of its goodbyes to the broker (presence, then the link). */
+const GOODBYE_MS = 2_000;
+
+/** `work`, or nothing once `ms` have passed. */
+function within(ms: number, work: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 /** Routes are the same on every node of an app; this names one across them. */
