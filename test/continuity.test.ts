@@ -5,10 +5,10 @@ import fc from 'fast-check';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import { WebSocket } from 'ws';
 import { redisBroker } from '../src/cluster/redis.js';
-import { memoryBroker, type SwitchboardOptions, switchboard } from '../src/index.js';
+import { memoryBroker, PER_USER_LIMIT_CODE, type SwitchboardOptions, switchboard } from '../src/index.js';
 import { startClusterNode } from './cluster-node.js';
 import { closed, closeServer, delay, eventually, failure, listen } from './helpers.js';
-import { connectIo } from './io-helpers.js';
+import { connectIo, nextEvent } from './io-helpers.js';
 
 type Frame = {
   sb?: string;
@@ -406,6 +406,97 @@ describe("Socket.IO's own recovery through the hub", () => {
     await eventually(() => client.connected && heard.length === 2);
     assert.equal(client.recovered, true);
     assert.deepEqual(heard, [1, 2]);
+  });
+});
+
+describe('a session Socket.IO restores without running the middlewares (skipMiddlewares, its default)', () => {
+  it('keeps its presence and counts against the per-user limit', async (t) => {
+    const server = http.createServer();
+    const hub = switchboard(server);
+    const io = hub.socketio(new Server({ path: '/socket.io', connectionStateRecovery: { maxDisconnectionDuration: 60_000 } }), {
+      authenticate: (req) => ({ userId: new URL(req.url ?? '/', 'http://x').searchParams.get('user') ?? 'anon' }),
+      perUser: { max: 1 },
+    });
+    const serverSockets: ServerSocket[] = [];
+    io.on('connection', (socket) => {
+      serverSockets.push(socket);
+      socket.join('board');
+      // A session is restored from the last packet the client got: there must be one.
+      socket.emit('welcome');
+    });
+    const { port } = await listen(server);
+    t.after(async () => {
+      await hub.close({ timeoutMs: 100 });
+      await closeServer(server);
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const client = await connectIo(base, {
+      query: { user: 'ann' },
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: 50,
+    });
+    t.after(() => client.close());
+    await nextEvent(client, 'welcome');
+    await eventually(async () => (await hub.presenceCount('board')) === 1);
+    // The transport drops; Socket.IO restores the session, rooms and data, without the middlewares.
+    serverSockets[0]?.conn.close();
+    await eventually(() => !client.connected);
+    await eventually(() => client.connected);
+    assert.equal(client.recovered, true);
+    await eventually(async () => (await hub.presenceCount('board')) === 1, 2_000, 'ann in the room again');
+    assert.deepEqual(
+      (await hub.presence('board')).map((member) => member.userId),
+      ['ann'],
+    );
+    assert.equal(await hub.presenceCount('user:ann'), 1);
+    // The restored session is ann's one connection: a second one is over the limit.
+    const second = connectIo(base, { query: { user: 'ann' }, transports: ['websocket'], reconnection: false });
+    await assert.rejects(second, /too many connections for this user/);
+    client.close();
+    await eventually(async () => (await hub.presenceCount('board')) === 0, 2_000, 'ann gone');
+  });
+});
+
+describe('a restored session over the per-user limit', () => {
+  it('is told why and disconnected by the server, so it does not reconnect', async (t) => {
+    const server = http.createServer();
+    const hub = switchboard(server);
+    const io = hub.socketio(new Server({ path: '/socket.io', connectionStateRecovery: { maxDisconnectionDuration: 60_000 } }), {
+      authenticate: () => ({ userId: 'bo' }),
+      perUser: { max: 1 },
+    });
+    const serverSockets: ServerSocket[] = [];
+    io.on('connection', (socket) => {
+      serverSockets.push(socket);
+      socket.emit('welcome');
+    });
+    const { port } = await listen(server);
+    t.after(async () => {
+      await hub.close({ timeoutMs: 100 });
+      await closeServer(server);
+    });
+    const base = `http://127.0.0.1:${port}`;
+    // Reconnection on, but not before the second connection has taken bo's one place.
+    const first = await connectIo(base, {
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: 300,
+      randomizationFactor: 0,
+    });
+    t.after(() => first.close());
+    await nextEvent(first, 'welcome');
+    const refused = nextEvent<{ message: string; data: { code: string } }>(first, 'switchboard:refused', 5_000);
+    serverSockets[0]?.conn.close();
+    await eventually(() => !first.connected);
+    const second = await connectIo(base, { transports: ['websocket'] });
+    t.after(() => second.close());
+    const why = await refused;
+    assert.equal(first.recovered, true);
+    assert.match(why.message, /too many connections for this user/);
+    assert.equal(why.data.code, PER_USER_LIMIT_CODE);
+    await eventually(() => !first.connected && !first.active, 2_000, 'the first session closed for good');
+    assert.equal(second.connected, true);
   });
 });
 

@@ -3,6 +3,7 @@ import type { Namespace, Socket } from 'socket.io';
 import { SwitchboardError } from '../errors.js';
 import { admitOnConnect, type Hub, type Identity, normalizeIdentity, type Route, type UpgradeContext } from '../hub/index.js';
 import { tenantRoom, userRoom } from '../realtime/rooms.js';
+import { RestoredSessions } from './socketio-restored.js';
 
 /**
  * Called for each socket joining a namespace once its identity is final, after the app's own
@@ -44,6 +45,8 @@ export function takePartInConnects(
       `hub.socketio(io): namespace ${nsp.name} has no middleware run to take part in; this Socket.IO version is not supported (use socket.io ^4.6).`,
     );
   }
+  const restored = new RestoredSessions(nsp);
+  restored.watch(nsp, route, gate);
   internals.run = (socket, fn) => {
     admitPrincipal(hub, route, nsp, socket, contextOf, (before) => {
       if (before instanceof Error) {
@@ -56,6 +59,7 @@ export function takePartInConnects(
           return;
         }
         const identity = finalIdentity(socket, before);
+        restored.gatedWith(socket, identity);
         const join = () => {
           if (identity?.userId !== undefined) socket.join(userRoom(identity.userId));
           if (identity?.tenantId !== undefined) socket.join(tenantRoom(identity.tenantId));

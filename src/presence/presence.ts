@@ -82,12 +82,17 @@ export class Presence {
     if (identity?.userId !== undefined) this.changed(room, identity, -1);
   }
 
-  /** A Socket.IO socket's identity is final: it is about to join its user and tenant rooms. */
+  /**
+   * A Socket.IO socket's identity is final: it is about to join its user and tenant rooms. A
+   * session Socket.IO restored is in its rooms already (joined before anyone knew who it was):
+   * those count from now.
+   */
   ioIdentified(socket: IoSocket, identity: Identity | undefined): void {
-    if (identity?.userId === undefined) return;
+    if (identity?.userId === undefined || this.ioIdentity.has(socket.id)) return;
     this.ioIdentity.set(socket.id, identity);
     // After Socket.IO's own close listener, which makes the socket leave every room first.
     socket.conn.once('close', () => this.ioIdentity.delete(socket.id));
+    for (const room of socket.rooms) this.ioRoom(socket.nsp, room, socket.id, 1);
   }
 
   /** Follows the rooms of every namespace of `io`, now and later; `told`: its route has `presence: true`. */
