@@ -459,7 +459,7 @@ describe('a session Socket.IO restores without running the middlewares (skipMidd
 });
 
 describe('a restored session over the per-user limit', () => {
-  it('is told why and disconnected by the server, so it does not reconnect', async (t) => {
+  it('is refused with a connect_error that says why, and does not reconnect', async (t) => {
     const server = http.createServer();
     const hub = switchboard(server);
     const io = hub.socketio(new Server({ path: '/socket.io', connectionStateRecovery: { maxDisconnectionDuration: 60_000 } }), {
@@ -486,15 +486,17 @@ describe('a restored session over the per-user limit', () => {
     });
     t.after(() => first.close());
     await nextEvent(first, 'welcome');
-    const refused = nextEvent<{ message: string; data: { code: string } }>(first, 'switchboard:refused', 5_000);
+    const refused = new Promise<Error & { data?: { code: string } }>((resolve, reject) => {
+      first.once('connect_error', resolve);
+      setTimeout(() => reject(new Error('the restored session was not refused')), 5_000).unref();
+    });
     serverSockets[0]?.conn.close();
     await eventually(() => !first.connected);
     const second = await connectIo(base, { transports: ['websocket'] });
     t.after(() => second.close());
     const why = await refused;
-    assert.equal(first.recovered, true);
     assert.match(why.message, /too many connections for this user/);
-    assert.equal(why.data.code, PER_USER_LIMIT_CODE);
+    assert.equal(why.data?.code, PER_USER_LIMIT_CODE);
     await eventually(() => !first.connected && !first.active, 2_000, 'the first session closed for good');
     assert.equal(second.connected, true);
   });

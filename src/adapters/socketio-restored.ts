@@ -2,6 +2,9 @@ import type { Namespace, Socket } from 'socket.io';
 import { type Identity, normalizeIdentity, type Route } from '../hub/index.js';
 import type { NamespaceGate } from './socketio-namespace.js';
 
+/** Socket.IO's step that connects a socket whose middlewares passed (or were skipped). */
+type DoConnect = (socket: Socket, fn?: (socket: Socket) => void) => void;
+
 /** Socket.IO keeps it private; it is what names a session across its restores. */
 const pidOf = (socket: Socket): string | undefined => (socket as unknown as { pid?: string }).pid;
 
@@ -42,22 +45,36 @@ export class RestoredSessions {
     });
   }
 
-  /** Puts every restored socket that skipped the middlewares through the gate. */
+  /**
+   * Puts every restored socket that skipped the middlewares through the gate, before Socket.IO
+   * connects it: a refusal reaches the client as any other, a `connect_error` with `err.data`.
+   * (Socket.IO's own step, wrapped as the middlewares' run is: no listener the app could see.)
+   */
   watch(nsp: Namespace, route: Route, gate: NamespaceGate | undefined): void {
-    if (!gate) return;
-    // Before the app's own 'connection' listeners: a socket the gate refuses is closed at once.
-    nsp.prependListener('connection', (socket: Socket) => {
-      if (!socket.recovered || this.gated.has(socket)) return;
+    const internals = nsp as unknown as { _doConnect?: DoConnect };
+    const doConnect = internals._doConnect;
+    if (!gate || typeof doConnect !== 'function') return;
+    internals._doConnect = (socket, fn) => {
+      if (!socket.recovered || this.gated.has(socket)) {
+        doConnect.call(nsp, socket, fn);
+        return;
+      }
       const identity = this.identityOf(socket);
       this.gatedWith(socket, identity);
       gate(socket, identity, route, (refused) => {
-        if (!refused) return;
-        // The connect already succeeded, so no connect_error: the reason first, then a server
-        // disconnect, after which a Socket.IO client does not reconnect by itself.
-        socket.emit('switchboard:refused', { message: refused.message, data: (refused as { data?: unknown }).data });
-        socket.disconnect(true);
+        const internal = socket as unknown as { _cleanup(): void; _error(error: unknown): void };
+        if (socket.conn.readyState !== 'open') {
+          internal._cleanup();
+          return;
+        }
+        if (!refused) {
+          doConnect.call(nsp, socket, fn);
+          return;
+        }
+        internal._cleanup();
+        internal._error({ message: refused.message, data: (refused as { data?: unknown }).data });
       });
-    });
+    };
   }
 
   /**
