@@ -37,7 +37,8 @@ export class RestoredSessions {
     const pid = pidOf(socket);
     if (pid === undefined) return;
     this.identities.set(pid, identity);
-    socket.once('disconnect', () => {
+    // On the transport, not the socket: no listener the app could count on its socket.
+    socket.conn.once('close', () => {
       // Kept while Socket.IO may restore the session, then forgotten (a restore sets it again).
       setTimeout(() => {
         if (this.identities.get(pid) === identity) this.identities.delete(pid);
