@@ -24,15 +24,19 @@ export class RestoredSessions {
   /** Sockets whose connect ran the middlewares (and so the gate). */
   private readonly gated = new WeakSet<Socket>();
   private readonly restorableMs: number;
+  /** Whether the server restores sessions at all (`connectionStateRecovery`). */
+  private readonly restores: boolean;
 
   constructor(nsp: Namespace) {
     const recovery = (nsp.server as unknown as { opts?: { connectionStateRecovery?: { maxDisconnectionDuration?: number } } })
       .opts?.connectionStateRecovery;
+    this.restores = Boolean(recovery);
     this.restorableMs = recovery?.maxDisconnectionDuration ?? DEFAULT_RESTORABLE_MS;
   }
 
   /** A socket that went through the middlewares, with the identity they left it. */
   gatedWith(socket: Socket, identity: Identity | undefined): void {
+    if (!this.restores) return;
     this.gated.add(socket);
     const pid = pidOf(socket);
     if (pid === undefined) return;
@@ -54,7 +58,7 @@ export class RestoredSessions {
   watch(nsp: Namespace, route: Route, gate: NamespaceGate | undefined): void {
     const internals = nsp as unknown as { _doConnect?: DoConnect };
     const doConnect = internals._doConnect;
-    if (!gate || typeof doConnect !== 'function') return;
+    if (!this.restores || !gate || typeof doConnect !== 'function') return;
     internals._doConnect = (socket, fn) => {
       if (!socket.recovered || this.gated.has(socket)) {
         doConnect.call(nsp, socket, fn);
