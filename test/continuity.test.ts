@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import fc from 'fast-check';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import { WebSocket } from 'ws';
@@ -409,27 +409,35 @@ describe("Socket.IO's own recovery through the hub", () => {
   });
 });
 
+/**
+ * A hub whose Socket.IO server restores dropped sessions, with a per-user limit of one, the user
+ * taken from `?user=`; each socket joins 'board' and is sent 'welcome' (a session is restored from
+ * the last packet the client got: there must be one).
+ */
+async function restoringHub(t: TestContext) {
+  const server = http.createServer();
+  const hub = switchboard(server);
+  const io = hub.socketio(new Server({ path: '/socket.io', connectionStateRecovery: { maxDisconnectionDuration: 60_000 } }), {
+    authenticate: (req) => ({ userId: new URL(req.url ?? '/', 'http://x').searchParams.get('user') ?? 'anon' }),
+    perUser: { max: 1 },
+  });
+  const serverSockets: ServerSocket[] = [];
+  io.on('connection', (socket) => {
+    serverSockets.push(socket);
+    socket.join('board');
+    socket.emit('welcome');
+  });
+  const { port } = await listen(server);
+  t.after(async () => {
+    await hub.close({ timeoutMs: 100 });
+    await closeServer(server);
+  });
+  return { hub, serverSockets, base: `http://127.0.0.1:${port}` };
+}
+
 describe('a session Socket.IO restores without running the middlewares (skipMiddlewares, its default)', () => {
   it('keeps its presence and counts against the per-user limit', async (t) => {
-    const server = http.createServer();
-    const hub = switchboard(server);
-    const io = hub.socketio(new Server({ path: '/socket.io', connectionStateRecovery: { maxDisconnectionDuration: 60_000 } }), {
-      authenticate: (req) => ({ userId: new URL(req.url ?? '/', 'http://x').searchParams.get('user') ?? 'anon' }),
-      perUser: { max: 1 },
-    });
-    const serverSockets: ServerSocket[] = [];
-    io.on('connection', (socket) => {
-      serverSockets.push(socket);
-      socket.join('board');
-      // A session is restored from the last packet the client got: there must be one.
-      socket.emit('welcome');
-    });
-    const { port } = await listen(server);
-    t.after(async () => {
-      await hub.close({ timeoutMs: 100 });
-      await closeServer(server);
-    });
-    const base = `http://127.0.0.1:${port}`;
+    const { hub, serverSockets, base } = await restoringHub(t);
     const client = await connectIo(base, {
       query: { user: 'ann' },
       transports: ['websocket'],
@@ -460,25 +468,10 @@ describe('a session Socket.IO restores without running the middlewares (skipMidd
 
 describe('a restored session over the per-user limit', () => {
   it('is refused with a connect_error that says why, and does not reconnect', async (t) => {
-    const server = http.createServer();
-    const hub = switchboard(server);
-    const io = hub.socketio(new Server({ path: '/socket.io', connectionStateRecovery: { maxDisconnectionDuration: 60_000 } }), {
-      authenticate: () => ({ userId: 'bo' }),
-      perUser: { max: 1 },
-    });
-    const serverSockets: ServerSocket[] = [];
-    io.on('connection', (socket) => {
-      serverSockets.push(socket);
-      socket.emit('welcome');
-    });
-    const { port } = await listen(server);
-    t.after(async () => {
-      await hub.close({ timeoutMs: 100 });
-      await closeServer(server);
-    });
-    const base = `http://127.0.0.1:${port}`;
+    const { serverSockets, base } = await restoringHub(t);
     // Reconnection on, but not before the second connection has taken bo's one place.
     const first = await connectIo(base, {
+      query: { user: 'bo' },
       transports: ['websocket'],
       reconnection: true,
       reconnectionDelay: 300,
@@ -492,7 +485,7 @@ describe('a restored session over the per-user limit', () => {
     });
     serverSockets[0]?.conn.close();
     await eventually(() => !first.connected);
-    const second = await connectIo(base, { transports: ['websocket'] });
+    const second = await connectIo(base, { query: { user: 'bo' }, transports: ['websocket'] });
     t.after(() => second.close());
     const why = await refused;
     assert.match(why.message, /too many connections for this user/);

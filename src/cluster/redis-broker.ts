@@ -7,6 +7,7 @@ import { RedisHistory } from '../continuity/redis-history.js';
 import { ANSWERS_KEPT_MS } from '../continuity/requests.js';
 import { SwitchboardError } from '../errors.js';
 import { RedisPresence } from '../presence/redis-presence.js';
+import { within } from '../within.js';
 import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, newNodeId } from './broker.js';
 import { checkRedisOptions, type RedisBrokerOptions } from './redis-options.js';
 import { RedisUserRegistry } from './redis-users.js';
@@ -315,10 +316,7 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
           presence.stop();
           links.delete(nodeId);
           // The liveness key says goodbye at once; without an answer it expires by itself.
-          await Promise.race([
-            publisher.del(`${prefix}:node:${nodeId}`).catch(() => {}),
-            new Promise((resolve) => setTimeout(resolve, GOODBYE_MS).unref()),
-          ]);
+          await within(GOODBYE_MS, publisher.del(`${prefix}:node:${nodeId}`));
           if (links.size === 0 && shared) {
             for (const client of shared.adapterClients) client.disconnect();
             shared.rooms.stop();

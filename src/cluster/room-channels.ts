@@ -88,7 +88,8 @@ export class RoomChannels {
    */
   resubscribe(): void {
     for (const room of this.entries.keys()) {
-      this.subscribe(roomChannel(this.prefix, room)).catch(() => {});
+      // Never rejects: a failure is asked for again at the next reconnect.
+      void this.subscribe(roomChannel(this.prefix, room));
     }
   }
 

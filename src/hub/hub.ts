@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { SwitchboardError } from '../errors.js';
 import { type Match, RouteTable } from '../router/index.js';
+import { within } from '../within.js';
 import { type AdmissionCheck, admit } from './admission.js';
 import { callSite } from './call-site.js';
 import { onFirstWrite, statusOf } from './first-write.js';
@@ -563,12 +564,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
       for (const [socket, connection] of route.connections) this.closeOne(socket, connection);
     }
     if (this.counters.open > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      });
-      await Promise.race([drained, timedOut]);
-      clearTimeout(timer);
+      await within(timeoutMs, drained);
       for (const route of this.mounted) {
         for (const [handle, connection] of route.connections) {
           if (connection?.terminate) connection.terminate();

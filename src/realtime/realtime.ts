@@ -10,6 +10,7 @@ import { helloFrame, type RoomData } from '../continuity/wire.js';
 import { SwitchboardError } from '../errors.js';
 import type { ConnectionEvent, Hub, Route } from '../hub/index.js';
 import { Presence } from '../presence/presence.js';
+import { within } from '../within.js';
 import type { BroadcastResult, SlowConsumerPolicy } from './broadcast.js';
 import { Observers } from './observers.js';
 import {
@@ -106,9 +107,9 @@ export class Realtime {
       this.requests.close();
       // Presence says goodbye through the link, so the link closes after it. A broker that does
       // not answer (Redis gone, a cluster without a master) gets a bounded wait, not the process's life.
-      this.finished = within(GOODBYE_MS, this.presence?.close() ?? Promise.resolve())
-        .then(() => within(GOODBYE_MS, this.link.close()))
-        .catch(() => {});
+      this.finished = within(GOODBYE_MS, this.presence?.close() ?? Promise.resolve()).then(() =>
+        within(GOODBYE_MS, this.link.close()),
+      );
     });
   }
 
@@ -138,7 +139,7 @@ export class Realtime {
       // Told where the room is (after what it missed there) only once it is really in it, and
       // once the room's messages reach this node: nothing after that position can pass it by.
       if (this.rooms.rooms(ws).has(room)) {
-        this.continuity.joined(ws, room, this.routing.isPending(room) ? this.routing.live(room) : undefined);
+        this.continuity.joined(ws, room, this.routing.pendingFor(room));
       }
     }
     return this.routing.live(room);
@@ -396,15 +397,6 @@ export class Realtime {
 
 /** How long a closing hub waits for each of its goodbyes to the broker (presence, then the link). */
 const GOODBYE_MS = 2_000;
-
-/** `work`, or nothing once `ms` have passed. */
-function within(ms: number, work: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
 
 /** Routes are the same on every node of an app; this names one across them. */
 function routeKey(route: Route): string {

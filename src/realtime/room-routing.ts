@@ -1,5 +1,6 @@
 import type { BrokerLink } from '../cluster/broker.js';
 import type { AdmissionCheck } from '../hub/index.js';
+import { within } from '../within.js';
 import { tenantRoom, userRoom } from './rooms.js';
 
 /**
@@ -45,9 +46,9 @@ export class RoomRouting {
     return this.pending.get(room) ?? RESOLVED;
   }
 
-  /** Whether the room's messages may not reach this hub yet. */
-  isPending(room: string): boolean {
-    return this.pending.has(room);
+  /** What settles once the room's messages reach this hub, while they may not yet. */
+  pendingFor(room: string): Promise<void> | undefined {
+    return this.pending.get(room);
   }
 
   /**
@@ -67,12 +68,6 @@ export class RoomRouting {
       if (live) waits.push(live);
     }
     if (waits.length === 0) return undefined;
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ADMISSION_WAIT_MS);
-      Promise.all(waits).then(() => {
-        clearTimeout(timer);
-        resolve(undefined);
-      });
-    });
+    return within(ADMISSION_WAIT_MS, Promise.all(waits)).then(() => undefined);
   };
 }
