@@ -207,6 +207,16 @@ function collectRealtime(
         registers,
       }),
   );
+  const requestRuns = named(
+    'request_runs_total',
+    (name) =>
+      new Counter({
+        name,
+        help: 'Acknowledged requests taken, by what became of them (run, answered_from_record, takeover: run again after a dead or stopped node, unrecorded: run without the cluster record).',
+        labelNames: ['result'],
+        registers,
+      }),
+  );
   const perUser = named(
     'per_user_total',
     (name) =>
@@ -251,6 +261,7 @@ function collectRealtime(
       if (result.closed > 0) closed.inc(result.closed);
     },
     recovered: (result) => recoveries.labels(result).inc(),
+    requestRun: (result) => requestRuns.labels(result).inc(),
     perUser: (pattern, action, count) => perUser.labels(pattern, action).inc(count),
   });
 }

@@ -1,3 +1,4 @@
+import type { RequestRunResult } from '../continuity/requests.js';
 import type { NodeReport } from '../operations/node-report.js';
 import type { OperationsMessage } from '../operations/user-lookup.js';
 import type { BroadcastResult } from './broadcast.js';
@@ -18,6 +19,8 @@ export interface RealtimeObserver {
   /** This node delivered a room message to its own connections (published here or on another node). */
   delivered?(result: BroadcastResult): void;
   recovered?(result: RecoveryResult): void;
+  /** A request was taken: its handler ran (after a takeover, or without the record) or it was answered from the record. */
+  requestRun?(result: RequestRunResult): void;
   /** The broker's connection went down or came back. */
   brokerChanged?(up: boolean): void;
   /** The per-user policy of the route with this pattern replaced or refused `count` connections. */
@@ -55,6 +58,11 @@ export class Observers {
   recovered(result: RecoveryResult): void {
     if (this.list.length === 0) return;
     for (const observer of this.list) observer.recovered?.(result);
+  }
+
+  requestRun(result: RequestRunResult): void {
+    if (this.list.length === 0) return;
+    for (const observer of this.list) observer.requestRun?.(result);
   }
 
   perUser(pattern: string, action: PerUserAction, count: number): void {

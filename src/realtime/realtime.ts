@@ -82,7 +82,11 @@ export class Realtime {
     );
     this.routing = new RoomRouting(this.link);
     this.presence = presenceOf(hub, this.link, options, this.rooms);
-    this.requests = new Requests((error, fields) => hub.reportError(error, fields), options.broker.answers?.());
+    this.requests = new Requests(
+      (error, fields) => hub.reportError(error, fields),
+      options.broker.answers?.(),
+      (result) => this.observers.requestRun(result),
+    );
     this.continuity = new Continuity(
       historyOf(options),
       options.slowConsumers,
