@@ -3,6 +3,7 @@ import { type Outgoing, SharedConnection } from './base-connection.js';
 import { ClientError } from './errors.js';
 import type { CloseInfo, ConnectOptions, HeartbeatOptions, ReconnectOptions } from './options.js';
 import { sessionPositions } from './position-storage.js';
+import type { KnownPosition } from './positions.js';
 import { Recovery } from './recovery.js';
 import type { RoomMessage } from './recovery-protocol.js';
 import { type RequestOptions, validTimeout } from './requests.js';
@@ -113,8 +114,11 @@ export class Connection extends SharedConnection {
   /** @internal told about every position the server gives, so that a tab taking over the socket resumes from it. */
   onPosition: ((position: RoomMessage) => void) | undefined;
 
-  /** @internal positions learnt before this connection existed (the tab that held the socket before). */
-  seedPositions(positions: Iterable<RoomMessage>): void {
+  /**
+   * @internal positions learnt before this connection existed (the tab that held the socket
+   * before), rooms with a gap reported after their position included as such.
+   */
+  seedPositions(positions: Iterable<KnownPosition>): void {
     for (const position of positions) this.recovery.positions.merge(position);
   }
 

@@ -104,7 +104,10 @@ export class CrossTabConnection extends SharedConnection {
         this.subscribers.dispatch(data, room);
       },
       gap: (gap) => {
-        if (!this.finished) this.gaps.emit(gap);
+        if (this.finished) return;
+        // Like the holder's own: the next tab to hold the socket does not resume the room from before the hole.
+        this.positions.gapped(gap.room);
+        this.gaps.emit(gap);
       },
       presence: (presence) => {
         if (!this.finished) this.presences.emit(presence);

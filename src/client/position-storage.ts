@@ -1,4 +1,4 @@
-import type { PositionStore } from './positions.js';
+import type { PositionStore, StoredPosition } from './positions.js';
 
 type StorageLike = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
 
@@ -27,10 +27,18 @@ export function sessionPositions(key: string): PositionStore | undefined {
         const parsed: unknown = JSON.parse(storage.getItem(name) ?? '[]');
         if (!Array.isArray(parsed)) return [];
         // Anything else was written by another version or by hand: dropped rather than trusted.
-        return parsed.filter(
-          (entry): entry is [string, number, string] =>
-            Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'number' && typeof entry[2] === 'string',
-        );
+        return parsed
+          .filter(
+            (entry): entry is StoredPosition =>
+              Array.isArray(entry) &&
+              typeof entry[0] === 'string' &&
+              typeof entry[1] === 'number' &&
+              typeof entry[2] === 'string',
+          )
+          .map(
+            ([room, offset, epoch, gapped]): StoredPosition =>
+              gapped === true ? [room, offset, epoch, true] : [room, offset, epoch],
+          );
       } catch {
         return [];
       }

@@ -5,7 +5,15 @@ interface Known {
   epoch: string;
   /** Order of the last update, for choosing which rooms go into a resume that cannot hold them all. */
   touched: number;
+  /** A gap was reported after this position and nothing has placed the room since (see `gapped`). */
+  gapped: boolean;
 }
+
+/** A room's position as handed between tabs: `gapped` when a gap was reported after it. */
+export type KnownPosition = RoomMessage & { gapped?: true };
+
+/** One stored room: room, offset, epoch, and `true` when a gap was reported after that position. */
+export type StoredPosition = [room: string, offset: number, epoch: string, gapped?: true];
 
 /** What the next connection attempt asks to resume from. */
 export interface Resume {
@@ -17,8 +25,8 @@ export interface Resume {
 
 /** Where positions outlive the connection object (`keepPositions: 'session'`). */
 export interface PositionStore {
-  load(): Array<[string, number, string]>;
-  save(entries: Array<[string, number, string]>): void;
+  load(): StoredPosition[];
+  save(entries: StoredPosition[]): void;
 }
 
 /** The last known position of every room this connection got a position or message for. */
@@ -28,7 +36,9 @@ export class Positions {
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly store?: PositionStore) {
-    for (const [room, offset, epoch] of store?.load() ?? []) this.rooms.set(room, { offset, epoch, touched: ++this.clock });
+    for (const [room, offset, epoch, gapped] of store?.load() ?? []) {
+      this.rooms.set(room, { offset, epoch, touched: ++this.clock, gapped: gapped === true });
+    }
   }
 
   get size(): number {
@@ -46,23 +56,55 @@ export class Positions {
     return known !== undefined && known.epoch === position.epoch && position.offset <= known.offset;
   }
 
+  /** The room is placed here: a gap reported before is over. */
   set(position: RoomMessage): void {
-    this.rooms.set(position.room, { offset: position.offset, epoch: position.epoch, touched: ++this.clock });
+    this.rooms.set(position.room, { offset: position.offset, epoch: position.epoch, touched: ++this.clock, gapped: false });
     this.scheduleSave();
   }
 
-  /** Takes positions learnt elsewhere (another tab's host) where they are newer than ours. */
-  merge(position: RoomMessage): void {
-    if (!this.seen(position)) this.set(position);
+  /**
+   * A gap was reported for `room`: what it missed after its position is not coming, and the app
+   * reloads instead. Until the next position places it, the room is left out of the resume, since
+   * resuming from before the hole could replay it on top of the reload; the old position stays, to
+   * tell whether the stream moved on meanwhile when a new socket places the room.
+   */
+  gapped(room: string): void {
+    const known = this.rooms.get(room);
+    if (!known || known.gapped) return;
+    known.gapped = true;
+    this.scheduleSave();
   }
 
-  entries(): RoomMessage[] {
-    return [...this.rooms].map(([room, known]) => ({ room, offset: known.offset, epoch: known.epoch }));
+  /** Whether a gap was reported for `room` and no position has placed it since. */
+  isGapped(room: string): boolean {
+    return this.rooms.get(room)?.gapped === true;
+  }
+
+  /**
+   * Takes positions learnt elsewhere (another tab's host) where they are newer than ours, or come
+   * after a gap: after one, the next position is the room's new base, whatever it is.
+   */
+  merge(position: KnownPosition): void {
+    if (position.gapped) {
+      this.set(position);
+      this.gapped(position.room);
+    } else if (this.isGapped(position.room) || !this.seen(position)) {
+      this.set(position);
+    }
+  }
+
+  entries(): KnownPosition[] {
+    return [...this.rooms].map(([room, known]) =>
+      known.gapped
+        ? { room, offset: known.offset, epoch: known.epoch, gapped: true }
+        : { room, offset: known.offset, epoch: known.epoch },
+    );
   }
 
   /**
    * The resume parameter: every room when they fit in `MAX_RESUME_CHARS`, else the most recently
    * updated ones, as many as fit; the rooms left out are returned so that their loss is reported.
+   * Rooms with a gap reported since their position are never in it (see `gapped`).
    */
   resume(maxChars = MAX_RESUME_CHARS): Resume {
     const omitted = new Set<string>();
@@ -72,6 +114,7 @@ export class Positions {
     const members: string[] = [];
     let bytes = 2; // the braces
     for (const [room, known] of newestFirst) {
+      if (known.gapped) continue;
       const member = resumeEntry(room, known.offset, known.epoch);
       const added = encoder.encode(member).length + (members.length > 0 ? 1 : 0);
       if (base64Length(bytes + added) > maxChars) {
@@ -104,6 +147,11 @@ export class Positions {
   private save(): void {
     // Oldest first, so that loading them back in order restores which rooms are the most recent.
     const oldestFirst = [...this.rooms].sort((a, b) => a[1].touched - b[1].touched);
-    this.store?.save(oldestFirst.map(([room, known]) => [room, known.offset, known.epoch]));
+    this.store?.save(
+      oldestFirst.map(
+        ([room, known]): StoredPosition =>
+          known.gapped ? [room, known.offset, known.epoch, true] : [room, known.offset, known.epoch],
+      ),
+    );
   }
 }

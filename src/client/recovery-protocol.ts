@@ -8,7 +8,13 @@ export const RESUME_PARAM = 'sb_resume';
 /** Longest `sb_resume` value sent: URLs much longer than this are refused by proxies and servers. */
 export const MAX_RESUME_CHARS = 4096;
 
-export type GapReason = 'expired' | 'epoch' | 'unknown';
+/**
+ * Why a room's continuity could not be restored. From the server: `expired` (older than the
+ * history), `epoch` (the history was lost), `unknown`. Found by the client itself: `epoch` (a live
+ * message of another epoch than the room's), `skipped` (a live message past the next offset: the
+ * ones in between never came), `unknown` (a position further on than the last one, unannounced).
+ */
+export type GapReason = 'expired' | 'epoch' | 'skipped' | 'unknown';
 
 /** Continuity for `room` could not be restored: nothing of what it missed was replayed. */
 export interface GapInfo {
@@ -37,7 +43,7 @@ export type ServerFrame =
   | ({ sb: 'presence' } & PresenceInfo)
   | ({ sb: 'pos' } & RoomMessage)
   | ({ sb: 'msg'; data: unknown; encoding?: 'base64' } & RoomMessage)
-  | { sb: 'gap'; room: string; reason: GapReason }
+  | { sb: 'gap'; room: string; reason: Exclude<GapReason, 'skipped'> }
   | { sb: 'res'; id: string; data?: unknown; error?: { message?: string; code?: string } }
   | { sb: 'error'; code?: string; message?: string };
 

@@ -59,7 +59,8 @@ export class Recovery {
 
   /**
    * The URL of the next attempt: `url` with the positions to resume from, when there are any. Rooms
-   * that do not fit are not tracked here: their `pos` shows the jump and `placed` reports the gap.
+   * that do not fit, or that had a gap reported and were not placed since, are not resumed: their
+   * `pos` shows whether the stream moved on, and `placed` reports the gap.
    */
   dialUrl(url: string): string {
     const { param } = this.positions.resume();
@@ -111,6 +112,8 @@ export class Recovery {
           return;
         }
         this.settled.add(room);
+        // The room's position is from before the hole: not resumed from, and the next one is its new base.
+        this.positions.gapped(room);
         this.hooks.gap({
           room,
           reason: typeof reason === 'string' && GAP_REASONS.includes(reason) ? (reason as GapReason) : 'unknown',
@@ -153,8 +156,23 @@ export class Recovery {
       this.malformed(frame);
       return;
     }
+    const hole = this.hole(position);
+    if (hole) this.hooks.gap({ room: position.room, reason: hole });
     this.positions.set(position);
     this.hooks.deliver(data, position);
+  }
+
+  /**
+   * Why a message not seen yet does not follow the room's known position: messages in between
+   * never came (`skipped`), or the stream's history was lost (`epoch`). Nothing to say for a room
+   * with no position yet (its `pos` places it), nor right after a `gap` frame on this socket (that
+   * hole was reported, and this message is the room's new base).
+   */
+  private hole(position: RoomMessage): GapReason | undefined {
+    const known = this.positions.get(position.room);
+    if (!known || (this.settled.has(position.room) && this.positions.isGapped(position.room))) return undefined;
+    if (known.epoch !== position.epoch) return 'epoch';
+    return position.offset > known.offset + 1 ? 'skipped' : undefined;
   }
 
   /** What the same publish would have been on a route without recovery: a text frame, or a binary one. */
@@ -180,7 +198,9 @@ export class Recovery {
     const first = !this.settled.has(position.room);
     this.settled.add(position.room);
     // The stream moved on past what we had and nothing said so: a room left out of the resume
-    // parameter, or a server that could not replay. Reported, so that nothing is lost silently.
+    // parameter (too many rooms, or a gap reported on an earlier socket and not placed since: its
+    // stream may have moved on while the client was away too), or a server that could not replay.
+    // Reported, so that nothing is lost silently.
     if (first && known && (known.epoch !== position.epoch || position.offset > known.offset)) {
       this.hooks.gap({ room: position.room, reason: known.epoch !== position.epoch ? 'epoch' : 'unknown' });
     }
