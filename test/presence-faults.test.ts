@@ -1,0 +1,316 @@
+// Presence under faults (issue 25): after healing, every node's presence(room) is the truth, with
+// no ghost of a killed or paused node and no member missing, and every node's events end where
+// each user is. Real hub processes on real Redis, real `ws` clients with identities.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import type { WebSocket } from 'ws';
+import { type PresenceEvent, type PresenceMember, tenantRoom } from '../src/index.js';
+import { startClusterNode } from './cluster-node.js';
+import { delay, open, redisAnswering } from './helpers.js';
+
+const REDIS = 'redis://127.0.0.1:6379';
+/** The documented 30 s, and some room for slow machines: the polls give up after this. */
+const HEAL_MS = 40_000;
+
+type Node = Awaited<ReturnType<typeof startClusterNode>>;
+
+interface Client {
+  node: Node;
+  user: string;
+  ws: WebSocket;
+  rooms: Set<string>;
+  open: boolean;
+}
+
+/** The clients of a test, with what each is in: the truth presence is held to. */
+class World {
+  readonly clients: Client[] = [];
+
+  /** A `/live` client of `user` on `node` in `rooms`; `confirmed`: waits for each join's answer. */
+  async connect(node: Node, user: string, rooms: string[], confirmed = true): Promise<Client> {
+    const ws = await open(`${node.ws}/live?user=${user}&tenant=t`);
+    const answers: string[] = [];
+    ws.on('message', (data) => answers.push(String(data)));
+    ws.on('error', () => {});
+    const client = { node, user, ws, rooms: new Set<string>(), open: true };
+    this.clients.push(client);
+    for (const room of rooms) this.join(client, room);
+    const deadline = Date.now() + 10_000;
+    while (confirmed && !rooms.every((room) => answers.includes(`ok join:${room}`))) {
+      assert.ok(Date.now() < deadline, `${user} joined ${rooms} on its node`);
+      await delay(10);
+    }
+    return client;
+  }
+
+  join(client: Client, room: string): void {
+    client.ws.send(`join:${room}`);
+    client.rooms.add(room);
+  }
+
+  leave(client: Client, room: string): void {
+    client.ws.send(`leave:${room}`);
+    client.rooms.delete(room);
+  }
+
+  /** The client goes away at once (a reset, as a crashed browser would). */
+  drop(client: Client): void {
+    client.ws.terminate();
+    client.open = false;
+  }
+
+  /** Every client of a node that was killed: their sockets die with it. */
+  lost(node: Node): void {
+    for (const client of this.clients) if (client.node === node) this.drop(client);
+  }
+
+  users(): string[] {
+    return [...new Set(this.clients.map((client) => client.user))].sort();
+  }
+
+  truth(room: string): PresenceMember[] {
+    const counts = new Map<string, number>();
+    for (const client of this.clients) {
+      const inRoom = room === tenantRoom('t') || client.rooms.has(room);
+      if (client.open && inRoom) counts.set(client.user, (counts.get(client.user) ?? 0) + 1);
+    }
+    return [...counts]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([userId, connections]) => ({ userId, tenantId: 't', connections }));
+  }
+}
+
+function sorted(members: PresenceMember[]): PresenceMember[] {
+  return [...members].sort((a, b) => a.userId.localeCompare(b.userId));
+}
+
+/**
+ * Where a node's events leave each user of `room`: a present user's last event is a join (or
+ * none, on a node started after that user arrived: `lateNode`), an absent user's a leave or none.
+ */
+function eventsDisagree(events: PresenceEvent[], room: string, world: World, lateNode: boolean): string[] {
+  const present = new Set(world.truth(room).map((member) => member.userId));
+  const wrong: string[] = [];
+  for (const user of world.users()) {
+    const last = events.filter((event) => event.room === room && event.userId === user).at(-1)?.type;
+    const fine = present.has(user) ? last === 'join' || (lateNode && last === undefined) : last !== 'join';
+    if (!fine) wrong.push(`${user}: present ${present.has(user)}, last event ${last ?? 'none'}`);
+  }
+  return wrong;
+}
+
+/** `ann×2 bob×1`: members as a failure shows them. */
+function brief(members: PresenceMember[] | { error: string }): string {
+  if (!Array.isArray(members)) return JSON.stringify(members);
+  return sorted(members)
+    .map((member) => `${member.userId}×${member.connections}${member.tenantId === 't' ? '' : ` (tenant ${member.tenantId})`}`)
+    .join(' ');
+}
+
+/**
+ * Polls every node until its presence(room) (and the tenant's) is the truth and its events agree,
+ * for at most HEAL_MS; then asserts it, so that a failure shows what each node still says wrong.
+ */
+async function healed(world: World, room: string, nodes: Node[], late: Node[] = []): Promise<void> {
+  const deadline = Date.now() + HEAL_MS;
+  const wrong = () =>
+    Promise.all(
+      nodes.map(async (node) => {
+        try {
+          const problems: string[] = [];
+          for (const name of [room, tenantRoom('t')]) {
+            const [says, truth] = [brief(await node.do('presence', { room: name })), brief(world.truth(name))];
+            if (says !== truth) problems.push(`${name}: ${says || 'nobody'}; truth: ${truth || 'nobody'}`);
+          }
+          return [...problems, ...eventsDisagree(await node.do('presence-events'), room, world, late.includes(node))];
+        } catch (error) {
+          return [(error as Error).message];
+        }
+      }),
+    );
+  let seen = await wrong();
+  while (seen.some((problems) => problems.length > 0) && Date.now() < deadline) {
+    await delay(250);
+    seen = await wrong();
+  }
+  assert.deepEqual(
+    seen,
+    nodes.map(() => []),
+    'every node: presence is the truth and its events end where each user is',
+  );
+}
+
+/** The ids of the normal (not subscribed) Redis connections of process `pid`: its command connections. */
+async function commandConnections(admin: Redis, pid: number): Promise<string[]> {
+  const { stdout } = await promisify(execFile)('ss', ['-Htnp', 'state', 'established', '( dport = :6379 )']);
+  const ports = new Set(
+    stdout
+      .split('\n')
+      .filter((line) => line.includes(`pid=${pid},`))
+      .map((line) => line.trim().split(/\s+/)[2]?.split(':').at(-1)),
+  );
+  const list = (await admin.client('LIST')) as string;
+  return list
+    .split('\n')
+    .map((line) => Object.fromEntries(line.split(' ').map((field) => field.split('=') as [string, string])))
+    .filter((client) => ports.has(client.addr?.split(':').at(-1)) && client.flags === 'N')
+    .map((client) => client.id as string);
+}
+
+/** A redis-server of the test's own that keeps its data across a restart (AOF, every write). */
+class PersistentRedis {
+  private server: ChildProcess | undefined;
+  private readonly dir = mkdtempSync(path.join(tmpdir(), 'presence-faults-'));
+
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', ''];
+    this.server = spawn('redis-server', [...args, '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: 'ignore' });
+    await redisAnswering(this.port);
+  }
+
+  kill(): void {
+    this.server?.kill('SIGKILL');
+  }
+
+  remove(): void {
+    this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+describe('presence under faults: after healing, every node says the truth', () => {
+  it('a node paused past its liveness is reaped, then written again when it resumes', { timeout: 120_000 }, async (t) => {
+    const env = { REDIS_URL: REDIS, PREFIX: `presence-faults-${randomUUID()}` };
+    const [a, b, p] = await Promise.all([startClusterNode(env), startClusterNode(env), startClusterNode(env)]);
+    t.after(async () => {
+      process.kill(p.pid, 'SIGCONT');
+      await Promise.all([a.stop(), b.stop(), p.stop()]);
+    });
+    const world = new World();
+    await world.connect(a, 'ann', ['rp']);
+    await world.connect(p, 'bob', ['rp']);
+    await world.connect(p, 'bob', ['rp']);
+    await world.connect(p, 'cat', ['rp']);
+    await world.connect(p, 'dan', ['rp']);
+    await world.connect(b, 'dan', ['rp']);
+    const eve = await world.connect(p, 'eve', ['rp']);
+    await healed(world, 'rp', [a, b, p]);
+
+    process.kill(p.pid, 'SIGSTOP');
+    // Reaped: bob's leave on A (the other nodes took P for dead).
+    const deadline = Date.now() + HEAL_MS;
+    while (
+      !(await a.do<PresenceEvent[]>('presence-events')).some((e) => e.room === 'rp' && e.userId === 'bob' && e.type === 'leave')
+    ) {
+      assert.ok(Date.now() < deadline, 'the paused node is reaped');
+      await delay(250);
+    }
+    // While it sleeps: one of its clients goes away, a user arrives elsewhere.
+    world.drop(eve);
+    await world.connect(b, 'fay', ['rp']);
+    process.kill(p.pid, 'SIGCONT');
+    // Its sockets were kept by the kernel: bob, cat and dan are there again, eve is not.
+    await healed(world, 'rp', [a, b, p]);
+  });
+
+  it('a node killed with SIGKILL, then a replacement with the same routes', { timeout: 120_000 }, async (t) => {
+    const env = { REDIS_URL: REDIS, PREFIX: `presence-faults-${randomUUID()}` };
+    const [a, b] = await Promise.all([startClusterNode(env), startClusterNode(env)]);
+    let replacement: Node | undefined;
+    t.after(() => Promise.all([a.stop(), b.stop(), replacement?.stop()]));
+    const world = new World();
+    await world.connect(a, 'ann', ['rk']);
+    await world.connect(b, 'bob', ['rk']);
+    await world.connect(b, 'bob', ['rk']);
+    await world.connect(b, 'cat', ['rk']);
+    await world.connect(b, 'eve', ['rk']);
+    await healed(world, 'rk', [a, b]);
+
+    await b.stop(); // SIGKILL: no goodbye
+    world.lost(b);
+    replacement = await startClusterNode(env);
+    // Some come back at once, through the replacement (before the dead node is reaped); eve does not.
+    await world.connect(replacement, 'bob', ['rk']);
+    await world.connect(replacement, 'cat', ['rk']);
+    await world.connect(replacement, 'dan', ['rk']);
+    await healed(world, 'rk', [a, replacement], [replacement]);
+  });
+
+  it('Redis restarted with its data: what closed during the outage leaves no ghost', { timeout: 120_000 }, async (t) => {
+    const redis = new PersistentRedis(16397);
+    await redis.start();
+    const env = { REDIS_URL: redis.url, PREFIX: `presence-faults-${randomUUID()}` };
+    const [a, b] = await Promise.all([startClusterNode(env), startClusterNode(env)]);
+    t.after(async () => {
+      await Promise.all([a.stop(), b.stop()]);
+      redis.remove();
+    });
+    const world = new World();
+    await world.connect(a, 'ann', ['rr']);
+    const bob = await world.connect(b, 'bob', ['rr']);
+    await world.connect(b, 'bob', ['rr']);
+    const cat = await world.connect(b, 'cat', ['rr']);
+    await healed(world, 'rr', [a, b]);
+
+    redis.kill();
+    await delay(300);
+    // During the outage: two connections close, one opens (its join cannot reach Redis).
+    world.drop(bob);
+    world.drop(cat);
+    await world.connect(a, 'ann', ['rr'], false);
+    await world.connect(a, 'dan', ['rr'], false);
+    await delay(1_000);
+    await redis.start(); // with what it had: cat and both of bob's connections
+    await healed(world, 'rr', [a, b]);
+  });
+
+  it("a node's Redis connection reset while its users come and go: nothing done meanwhile is lost", {
+    timeout: 120_000,
+  }, async (t) => {
+    const env = { REDIS_URL: REDIS, PREFIX: `presence-faults-${randomUUID()}` };
+    const [a, b] = await Promise.all([startClusterNode(env), startClusterNode(env)]);
+    const admin = new Redis(REDIS);
+    t.after(async () => {
+      admin.disconnect();
+      await Promise.all([a.stop(), b.stop()]);
+    });
+    const world = new World();
+    await world.connect(a, 'ann', ['rc']);
+    const stay = [await world.connect(b, 'u0', ['rc']), await world.connect(b, 'u1', ['rc'])];
+    await healed(world, 'rc', [a, b]);
+
+    for (let round = 0; round < 12; round++) {
+      // The node has its connections back from the last round: reset them again.
+      let ids = await commandConnections(admin, b.pid);
+      for (const deadline = Date.now() + 10_000; ids.length === 0 && Date.now() < deadline; await delay(20)) {
+        ids = await commandConnections(admin, b.pid);
+      }
+      assert.ok(ids.length > 0, "the node's command connections are found");
+      for (const id of ids) await admin.client('KILL', 'ID', id);
+      await delay(20);
+      // Right after the reset, before the node has its connection back: a user arrives, one
+      // leaves the room, one goes away, one comes back into it.
+      await world.connect(b, `v${round}`, ['rc'], false);
+      const mine = world.clients.filter((client) => client.node === b && client.open && !stay.includes(client));
+      const leaving = mine[round % Math.max(mine.length, 1)];
+      if (round % 3 === 0 && leaving) world.drop(leaving);
+      else if (round % 3 === 1 && leaving?.rooms.has('rc')) world.leave(leaving, 'rc');
+      else if (leaving && !leaving.rooms.has('rc')) world.join(leaving, 'rc');
+      await delay(round % 2 === 0 ? 50 : 400);
+    }
+    await healed(world, 'rc', [a, b]);
+  });
+});
