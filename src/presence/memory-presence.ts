@@ -1,4 +1,4 @@
-import type { PresenceEntry, PresenceEvent, PresenceMember, PresenceStore, Transition } from './presence-store.js';
+import type { HeldPresence, PresenceEvent, PresenceMember, PresenceStore, Transition } from './presence-store.js';
 
 interface Member {
   tenantId?: string;
@@ -17,13 +17,18 @@ export class MemoryPresence {
 
   /** The store as one node sees it. */
   forNode(nodeId: string): PresenceStore {
+    let held: HeldPresence | undefined;
     return {
       change: async (room, userId, tenantId, delta) => this.change(nodeId, room, userId, tenantId, delta),
       members: async (room) => this.members(room),
       count: async (room) => this.rooms.get(room)?.size ?? 0,
-      restore: async (entries) => this.restore(nodeId, entries),
+      // Nothing is ever lost here: nothing to check.
+      hold: (what) => {
+        held = what;
+      },
+      restore: async () => this.restore(nodeId, held),
       onOrphaned: () => {},
-      close: async () => this.restore(nodeId, []),
+      close: async () => this.restore(nodeId, undefined),
     };
   }
 
@@ -69,37 +74,46 @@ export class MemoryPresence {
     );
   }
 
-  private restore(nodeId: string, entries: PresenceEntry[]): Transition[] {
-    const wanted = new Map(entries.map((entry) => [`${entry.room}\u0000${entry.userId}`, entry]));
-    const left: Transition[] = [];
-    for (const [room, members] of [...this.rooms]) {
-      for (const [userId, member] of [...members]) {
-        const held = member.nodes.get(nodeId);
-        if (held === undefined || wanted.has(`${room}\u0000${userId}`)) continue;
-        member.nodes.delete(nodeId);
-        member.total -= held;
-        if (member.total <= 0) {
-          this.forget(room, members, userId);
-          left.push({ ...event(room, userId, member.tenantId, 'leave'), version: ++this.version });
-        }
-      }
+  /** Sets the node's share of every room and user to what it holds (none: `undefined`); returns the transitions made. */
+  private restore(nodeId: string, held: HeldPresence | undefined): Transition[] {
+    const keys = new Map<string, [string, string]>();
+    for (const [room, userId] of held?.keys() ?? []) keys.set(`${room}\u0000${userId}`, [room, userId]);
+    for (const [room, members] of this.rooms) {
+      for (const [userId, member] of members) if (member.nodes.has(nodeId)) keys.set(`${room}\u0000${userId}`, [room, userId]);
     }
-    for (const { room, userId, tenantId, connections } of wanted.values()) {
-      let members = this.rooms.get(room);
-      if (!members) {
-        members = new Map();
-        this.rooms.set(room, members);
-      }
-      let member = members.get(userId);
-      if (!member) {
-        member = { nodes: new Map(), total: 0 };
-        members.set(userId, member);
-      }
-      member.total += connections - (member.nodes.get(nodeId) ?? 0);
-      member.nodes.set(nodeId, connections);
-      if (tenantId !== undefined) member.tenantId = tenantId;
+    const made: Transition[] = [];
+    for (const [room, userId] of keys.values()) {
+      const { connections, tenantId } = held?.now(room, userId) ?? { connections: 0 };
+      const transition = this.set(nodeId, room, userId, tenantId, connections);
+      if (transition) made.push(transition);
     }
-    return left;
+    return made;
+  }
+
+  private set(nodeId: string, room: string, userId: string, tenantId: string | undefined, count: number): Transition | undefined {
+    let members = this.rooms.get(room);
+    const old = members?.get(userId)?.nodes.get(nodeId) ?? 0;
+    if (count === old) return undefined;
+    if (!members) {
+      members = new Map();
+      this.rooms.set(room, members);
+    }
+    let member = members.get(userId);
+    if (!member) {
+      member = { nodes: new Map(), total: 0 };
+      members.set(userId, member);
+    }
+    const before = member.total;
+    member.total += count - old;
+    if (count === 0) member.nodes.delete(nodeId);
+    else member.nodes.set(nodeId, count);
+    if (tenantId !== undefined && count > 0) member.tenantId = tenantId;
+    if (member.total <= 0) {
+      this.forget(room, members, userId);
+      return before > 0 ? { ...event(room, userId, member.tenantId, 'leave'), version: ++this.version } : undefined;
+    }
+    if (before <= 0) return { ...event(room, userId, member.tenantId, 'join'), version: ++this.version };
+    return undefined;
   }
 
   private forget(room: string, members: Map<string, Member>, userId: string): void {

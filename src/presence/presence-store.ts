@@ -20,12 +20,17 @@ export interface PresenceEvent {
  */
 export type Transition = PresenceEvent & { version: number };
 
-/** What this node holds of one room and user, to write again after the broker lost it. */
-export interface PresenceEntry {
-  room: string;
-  userId: string;
-  tenantId?: string;
-  connections: number;
+/**
+ * What this node holds, as the store reads it when it writes it again: at the moment it sends each
+ * write, so that a change made meanwhile is neither undone nor counted twice.
+ */
+export interface HeldPresence {
+  /** The rooms and users this node has connections of, and those whose last change may not have reached the store. */
+  keys(): Iterable<[room: string, userId: string]>;
+  /** This node's connections of `userId` in `room` now (0 when none), with the user's tenant. */
+  now(room: string, userId: string): { connections: number; tenantId?: string };
+  /** How many rooms and users this node has connections of. */
+  size(): number;
 }
 
 /**
@@ -48,10 +53,17 @@ export interface PresenceStore {
   members(room: string): Promise<PresenceMember[]>;
   count(room: string): Promise<number>;
   /**
-   * Makes the store hold exactly `entries` for this node (after an outage, or after it was taken
-   * for dead). Returns the leaves of what it held and no longer does; joins are not announced.
+   * What this node holds. The store reads it to write it again, and may check now and then that it
+   * still has it: `lost` is called when it finds it does not (this node was taken for dead, Redis
+   * restarted, a write failed half-way), and the node then calls `restore()`.
    */
-  restore(entries: PresenceEntry[]): Promise<Transition[]>;
+  hold(held: HeldPresence, lost: () => void): void;
+  /**
+   * Makes the store hold exactly what this node holds (after an outage, a failed change, or after
+   * it was taken for dead). Returns the transitions that made: a join for a user the store had
+   * lost, a leave for one whose last connection closed while it was away.
+   */
+  restore(): Promise<Transition[]>;
   /** Leaves of the users of a node that stopped without saying goodbye, found by this node. */
   onOrphaned(listener: (events: Transition[]) => void): void;
   /** This node leaves the cluster: what it still held is removed; returns the leaves that made. */

@@ -2,13 +2,19 @@ import type { Socket as IoSocket, Namespace, Server as SocketIOServer } from 'so
 import type { WebSocket } from 'ws';
 import { namespacesOf } from '../adapters/socketio.js';
 import type { Identity } from '../hub/index.js';
-import type { PresenceEntry, PresenceEvent, PresenceMember, PresenceStore, Transition } from './presence-store.js';
+import type { PresenceEvent, PresenceMember, PresenceStore, Transition } from './presence-store.js';
 import { PRESENCE_EVENT, presenceMessage, presenceStateMessage } from './wire.js';
 
 /** How long a node remembers a leave, against a join of the same user that was announced before it and is still on its way. */
 const LEAVES_KEPT_MS = 30_000;
-/** How soon a restore that failed is tried again. */
+/** How soon a restore that failed, or a change that did not reach the store, is written again. */
 const RESTORE_RETRY_MS = 1_000;
+/**
+ * How long after a restore its transitions are announced again, for the nodes whose subscription
+ * to the bus was not back yet when it ran (after a Redis restart each node reconnects in its own
+ * time). A node that heard them the first time ignores the second: same version.
+ */
+const REANNOUNCE_MS = 5_000;
 
 export interface PresenceHooks {
   /** Tells the other nodes of a transition this node found (over the broker's bus). */
@@ -30,6 +36,14 @@ export interface PresenceHooks {
 export class Presence {
   /** This node's connections per room and user: what it writes again after the broker lost it. */
   private readonly local = new Map<string, Map<string, { tenantId?: string; count: number }>>();
+  /** How many rooms and users `local` holds. */
+  private heldCount = 0;
+  /**
+   * Rooms and users whose last change did not reach the store (it may have half-reached it): the
+   * next restore writes them too, even with no connection left. Each failure is a new array, so
+   * that a restore forgets only those it wrote after them.
+   */
+  private readonly unsure = new Map<string, [string, string]>();
   private readonly wsIdentity = new WeakMap<WebSocket, Identity>();
   /** Connections of routes with `presence: true`: told of joins and leaves in their rooms. */
   private readonly wsTold = new WeakSet<WebSocket>();
@@ -38,6 +52,8 @@ export class Presence {
   /** Socket.IO servers whose route has `presence: true`. */
   private readonly ioTold = new Set<SocketIOServer>();
   private restoring: Promise<void> | undefined;
+  /** Asked for while one ran: it may have read what it writes before the reason for this one. */
+  private restoreAgain = false;
   /**
    * The last transition this node heard of per room and user, to keep the order the store made
    * them in: the latest (a leave) is kept a while after it, for a join older than it still on its way.
@@ -47,8 +63,10 @@ export class Presence {
   /** A restore that failed (the broker answered again before all of it could, as in a failover) is tried again. */
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
-  /** A change could not reach the store: what this node holds is written again once it is back. */
-  private stale = false;
+  /** Restores' transitions waiting to be announced again. */
+  private readonly announcing = new Set<NodeJS.Timeout>();
+  /** Something could not reach the store: reported once, until a restore succeeds. */
+  private failing = false;
 
   constructor(
     private readonly store: PresenceStore,
@@ -56,11 +74,19 @@ export class Presence {
   ) {
     this.sweep = setInterval(() => this.forgetOldLeaves(), LEAVES_KEPT_MS);
     this.sweep.unref();
+    store.hold(
+      {
+        keys: () => this.heldKeys(),
+        now: (room, userId) => {
+          const held = this.local.get(room)?.get(userId);
+          if (!held) return { connections: 0 };
+          return held.tenantId === undefined ? { connections: held.count } : { connections: held.count, tenantId: held.tenantId };
+        },
+        size: () => this.heldCount,
+      },
+      () => this.restore(),
+    );
     store.onOrphaned((events) => {
-      if (events.length === 0) {
-        this.restore();
-        return;
-      }
       for (const event of events) this.happened(event, true);
     });
   }
@@ -133,6 +159,7 @@ export class Presence {
     this.closed = true;
     clearInterval(this.sweep);
     clearTimeout(this.retry);
+    for (const timer of this.announcing) clearTimeout(timer);
     await this.restoring;
     try {
       for (const event of await this.store.close()) this.happened(event, true);
@@ -161,13 +188,16 @@ export class Presence {
       this.local.set(room, users);
     }
     const held = users.get(userId) ?? { count: 0 };
+    const had = held.count > 0;
     held.count += delta;
     if (tenantId !== undefined) held.tenantId = tenantId;
     if (held.count <= 0) {
       users.delete(userId);
       if (users.size === 0) this.local.delete(room);
+      if (had) this.heldCount--;
     } else {
       users.set(userId, held);
+      if (!had) this.heldCount++;
     }
     const here = Math.max(held.count, 0);
     this.store.change(room, userId, tenantId, delta, here).then(
@@ -175,8 +205,12 @@ export class Presence {
         if (transition) this.happened(transition, true);
       },
       (error) => {
-        if (!this.stale) this.hooks.report(error, { during: 'presence', note: 'written again when the broker is back' });
-        this.stale = true;
+        this.unsure.set(`${room}\u0000${userId}`, [room, userId]);
+        this.failed(error, {
+          during: 'presence',
+          note: `written again within ${RESTORE_RETRY_MS / 1000} s of the broker being back`,
+        });
+        this.restoreSoon();
       },
     );
   }
@@ -222,32 +256,64 @@ export class Presence {
     );
   }
 
+  /** What a restore writes: every room and user this node has connections of, and those it is unsure of. */
+  private *heldKeys(): Iterable<[string, string]> {
+    for (const [room, users] of this.local) for (const userId of users.keys()) yield [room, userId];
+    yield* this.unsure.values();
+  }
+
+  private failed(error: unknown, fields: Record<string, unknown>): void {
+    if (!this.failing) this.hooks.report(error, fields);
+    this.failing = true;
+  }
+
+  private restoreSoon(): void {
+    if (this.closed || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.restore();
+    }, RESTORE_RETRY_MS);
+    this.retry.unref();
+  }
+
+  private announceAgain(transitions: Transition[]): void {
+    const timer = setTimeout(() => {
+      this.announcing.delete(timer);
+      for (const transition of transitions) this.hooks.announce(transition);
+    }, REANNOUNCE_MS);
+    timer.unref();
+    this.announcing.add(timer);
+  }
+
+  /** Writes what this node holds again, and announces the joins and leaves that makes. */
   private restore(): void {
-    if (this.restoring || this.closed) return;
-    clearTimeout(this.retry);
-    const entries: PresenceEntry[] = [];
-    for (const [room, users] of this.local) {
-      for (const [userId, { tenantId, count }] of users) {
-        entries.push(
-          tenantId === undefined ? { room, userId, connections: count } : { room, userId, tenantId, connections: count },
-        );
-      }
+    if (this.closed) return;
+    if (this.restoring) {
+      this.restoreAgain = true;
+      return;
     }
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.restoreAgain = false;
+    const unsure = new Map(this.unsure);
     this.restoring = this.store
-      .restore(entries)
+      .restore()
       .then(
-        (left) => {
-          this.stale = false;
-          for (const event of left) this.happened(event, true);
+        (made) => {
+          this.failing = false;
+          for (const [key, value] of unsure) if (this.unsure.get(key) === value) this.unsure.delete(key);
+          for (const event of made) this.happened(event, true);
+          if (made.length > 0) this.announceAgain(made);
+          if (this.unsure.size > 0) this.restoreSoon();
         },
         (error) => {
-          this.hooks.report(error, { during: 'presence restore', note: `tried again in ${RESTORE_RETRY_MS / 1000} s` });
-          this.retry = setTimeout(() => this.restore(), RESTORE_RETRY_MS);
-          this.retry.unref();
+          this.failed(error, { during: 'presence restore', note: `tried again in ${RESTORE_RETRY_MS / 1000} s` });
+          this.restoreSoon();
         },
       )
       .finally(() => {
         this.restoring = undefined;
+        if (this.restoreAgain) this.restore();
       });
   }
 }

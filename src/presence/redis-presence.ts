@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { event } from './memory-presence.js';
-import type { PresenceEntry, PresenceMember, PresenceStore, Transition } from './presence-store.js';
+import type { HeldPresence, PresenceMember, PresenceStore, Transition } from './presence-store.js';
 
 /*
  * Per room, three hashes under one hash tag (the room), so that each script touches one slot of
@@ -9,7 +9,9 @@ import type { PresenceEntry, PresenceMember, PresenceStore, Transition } from '.
  *   <room>:t  userId → tenantId
  *   <room>:n  "<nodeId>\t<userId>" → that node's share of them (what is taken away when it dies)
  * Per node, a set of the [room, userId] it holds something of, so that reaping a dead node reads
- * what it held and nothing else: no scan of the keyspace, ever.
+ * what it held and nothing else: no scan of the keyspace, ever. Its size is also how a node tells,
+ * with one SCARD, that some of its share was lost (taken away while it was paused, forgotten by
+ * a restarted Redis, a write lost with its connection) and writes it again.
  */
 
 /**
@@ -27,51 +29,34 @@ end
 `;
 
 /**
- * KEYS n, u, t, s; ARGV field, userId, delta, tenantId. Returns { 1, version, tenantId } for a
- * join, { 2, version, tenantId } for a leave, { 0 } otherwise; `s` holds the room's last version.
- */
-const CHANGE = `${NEXT_VERSION}
-local delta = tonumber(ARGV[3])
-local here = redis.call('HINCRBY', KEYS[1], ARGV[1], delta)
-if here < 0 then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  return {0}
-end
-if here == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-local total = redis.call('HINCRBY', KEYS[2], ARGV[2], delta)
-if total <= 0 then
-  local tenant = redis.call('HGET', KEYS[3], ARGV[2]) or ''
-  redis.call('HDEL', KEYS[2], ARGV[2])
-  redis.call('HDEL', KEYS[3], ARGV[2])
-  return {2, next_version(KEYS[4]), tenant}
-end
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4]) end
-if total == 1 and delta > 0 then return {1, next_version(KEYS[4]), ARGV[4]} end
-return {0}
-`;
-
-/**
- * KEYS n, u, t, s; ARGV field, userId, count, tenantId: sets this node's share. Returns
- * { 2, version, tenantId } when that made the user leave, { 0 } otherwise (a join it makes is not
- * announced: it restores what was there).
+ * KEYS n, u, t, s; ARGV field, userId, count, tenantId: sets a node's share of a user in a room to
+ * `count`. Returns { 1, version, tenantId } when that made the user join (the room had none of
+ * them), { 2, version, tenantId } when it made them leave, { 0 } otherwise; `s` holds the room's
+ * last version. A share, not a difference: a write that arrives twice (ioredis sends again what
+ * was unanswered when its connection broke) counts once.
  */
 const SET = `${NEXT_VERSION}
 local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 local count = tonumber(ARGV[3])
 if count == old then return {0} end
 if count == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], count) end
-local total = redis.call('HINCRBY', KEYS[2], ARGV[2], count - old)
+local before = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+local total = math.max(before + count - old, count)
 if total <= 0 then
   local tenant = redis.call('HGET', KEYS[3], ARGV[2]) or ''
   redis.call('HDEL', KEYS[2], ARGV[2])
   redis.call('HDEL', KEYS[3], ARGV[2])
-  if count == 0 then return {2, next_version(KEYS[4]), tenant} end
+  if before > 0 then return {2, next_version(KEYS[4]), tenant} end
   return {0}
 end
+redis.call('HSET', KEYS[2], ARGV[2], total)
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4]) end
-if old == 0 then next_version(KEYS[4]) end
+if before <= 0 then return {1, next_version(KEYS[4]), redis.call('HGET', KEYS[3], ARGV[2]) or ''} end
 return {0}
 `;
+
+/** How many rooms and users a restore writes at once. */
+const RESTORE_BATCH = 500;
 
 /** How often each node looks for dead nodes; with the 15 s liveness key, a dead node is reaped within 20 s. */
 export const REAP_INTERVAL_MS = 5_000;
@@ -79,7 +64,11 @@ export const REAP_INTERVAL_MS = 5_000;
 export class RedisPresence implements PresenceStore {
   private readonly orphaned: Array<(events: Transition[]) => void> = [];
   private readonly timer: NodeJS.Timeout;
+  private held: HeldPresence | undefined;
+  private lost: () => void = () => {};
   private registered = false;
+  /** Restores under way: the index is being written, so it is not checked meanwhile. */
+  private restoring = 0;
   private closed = false;
 
   constructor(
@@ -98,21 +87,7 @@ export class RedisPresence implements PresenceStore {
   async change(room: string, userId: string, tenantId: string | undefined, delta: 1 | -1, here: number) {
     // Not awaited: commands go out in order on the one connection, so a read sent after this change sees it.
     this.register().catch(() => {});
-    // The node's index is written before its first share and cleared after its last, so that a
-    // node dying in between leaves at worst an index entry with nothing behind it.
-    const member = JSON.stringify([room, userId]);
-    if (delta > 0 && here === 1) this.redis.sadd(this.index(this.nodeId), member).catch(() => {});
-    const result = (await this.redis.eval(
-      CHANGE,
-      4,
-      ...this.keys(room),
-      this.field(userId),
-      userId,
-      String(delta),
-      tenantId ?? '',
-    )) as [number, number?, string?];
-    if (here === 0) this.redis.srem(this.index(this.nodeId), member).catch(() => {});
-    return transition(room, userId, result);
+    return this.write(room, userId, tenantId, here, delta > 0 && here === 1);
   }
 
   async members(room: string): Promise<PresenceMember[]> {
@@ -132,26 +107,41 @@ export class RedisPresence implements PresenceStore {
     return this.redis.hlen(this.keys(room)[1]);
   }
 
-  async restore(entries: PresenceEntry[]): Promise<Transition[]> {
-    // Alive first: a node listed with no liveness key would be reaped by the others.
-    await this.alive();
-    this.registered = false;
-    await this.register();
-    const index = this.index(this.nodeId);
-    const wanted = new Map(entries.map((entry) => [JSON.stringify([entry.room, entry.userId]), entry]));
-    const left: Transition[] = [];
-    for (const member of await this.redis.smembers(index)) {
-      if (wanted.has(member)) continue;
-      const [room, userId] = JSON.parse(member) as [string, string];
-      const gone = await this.set(this.nodeId, room, userId, undefined, 0);
-      if (gone) left.push(gone);
-      await this.redis.srem(index, member);
+  hold(held: HeldPresence, lost: () => void): void {
+    this.held = held;
+    this.lost = lost;
+  }
+
+  async restore(): Promise<Transition[]> {
+    const held = this.held;
+    if (!held) return [];
+    this.restoring++;
+    try {
+      // Alive first: a node listed with no liveness key would be reaped by the others.
+      await this.alive();
+      this.registered = false;
+      await this.register();
+      // What it holds, and what its index says it had written (connections that closed meanwhile).
+      const keys = new Map<string, [string, string]>();
+      for (const [room, userId] of held.keys()) keys.set(JSON.stringify([room, userId]), [room, userId]);
+      for (const member of await this.redis.smembers(this.index(this.nodeId))) {
+        if (!keys.has(member)) keys.set(member, JSON.parse(member) as [string, string]);
+      }
+      const all = [...keys.values()];
+      const made: Transition[] = [];
+      for (let start = 0; start < all.length; start += RESTORE_BATCH) {
+        // Each share as the node holds it when its write is sent: a change made before went out
+        // before it (and is written over with what includes it), one made after goes out after it.
+        const writes = all.slice(start, start + RESTORE_BATCH).map(([room, userId]) => {
+          const { connections, tenantId } = held.now(room, userId);
+          return this.write(room, userId, tenantId, connections, true);
+        });
+        for (const transition of await Promise.all(writes)) if (transition) made.push(transition);
+      }
+      return made;
+    } finally {
+      this.restoring--;
     }
-    for (const [member, { room, userId, tenantId, connections }] of wanted) {
-      await this.redis.sadd(index, member);
-      await this.set(this.nodeId, room, userId, tenantId, connections);
-    }
-    return left;
   }
 
   onOrphaned(listener: (events: Transition[]) => void): void {
@@ -177,12 +167,20 @@ export class RedisPresence implements PresenceStore {
    */
   async reap(): Promise<void> {
     if (this.closed || this.redis.status !== 'ready') return;
-    const nodes = await this.redis.smembers(this.nodesKey());
+    // Its own index holds one entry per room and user it has connections of: counted at the
+    // moment the SCARD is sent, as every change sends its index write at once.
+    const check = this.registered && this.restoring === 0;
+    const expected = this.held?.size() ?? 0;
+    const [nodes, indexed] = await Promise.all([
+      this.redis.smembers(this.nodesKey()),
+      check ? this.redis.scard(this.index(this.nodeId)) : undefined,
+    ]);
     const others = nodes.filter((node) => node !== this.nodeId);
-    if (!nodes.includes(this.nodeId) && this.registered) {
-      // Taken for dead (a long pause, a Redis restart): the hub writes its share again.
+    if (this.registered && (!nodes.includes(this.nodeId) || (check && indexed !== expected))) {
+      // Taken for dead (a long pause: its share was taken away, maybe while it wrote it again), a
+      // Redis restart, a write lost with its connection: the hub writes its share again.
       this.registered = false;
-      for (const listener of this.orphaned) listener([]);
+      this.lost();
     }
     if (others.length === 0) return;
     // One EXISTS each, not a pipeline: on a cluster the keys live in different slots.
@@ -208,7 +206,26 @@ export class RedisPresence implements PresenceStore {
     return left;
   }
 
-  /** Sets a node's share of a user in a room; the leave, when that made the user leave. */
+  /**
+   * Sets this node's share of a user in a room, with its index entry: added before (when `index`),
+   * removed after, all sent at once, so that a later change's index write goes out after these.
+   * A node dying in between leaves at worst an index entry with nothing behind it.
+   */
+  private write(
+    room: string,
+    userId: string,
+    tenantId: string | undefined,
+    count: number,
+    index: boolean,
+  ): Promise<Transition | undefined> {
+    const member = JSON.stringify([room, userId]);
+    if (count > 0 && index) this.redis.sadd(this.index(this.nodeId), member).catch(() => {});
+    const written = this.set(this.nodeId, room, userId, tenantId, count);
+    if (count === 0) this.redis.srem(this.index(this.nodeId), member).catch(() => {});
+    return written;
+  }
+
+  /** Sets a node's share of a user in a room; the join or leave, when that made one. */
   private async set(
     node: string,
     room: string,
@@ -237,10 +254,6 @@ export class RedisPresence implements PresenceStore {
   private keys(room: string): [string, string, string, string] {
     const tag = `${this.prefix}:presence:{${room}}`;
     return [`${tag}:n`, `${tag}:u`, `${tag}:t`, `${tag}:s`];
-  }
-
-  private field(userId: string): string {
-    return `${this.nodeId}\t${userId}`;
   }
 
   private index(node: string): string {
