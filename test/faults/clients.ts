@@ -137,8 +137,9 @@ export class FaultClient {
 
   /** The URL of the next attempt: another node's proxy than the last one's. */
   private url(): string {
-    const choices = this.proxies.map((_, index) => index).filter((index) => index !== this.lastNode);
-    const node = this.random.pick(choices);
+    const all = this.proxies.map((_, index) => index);
+    const others = all.filter((index) => index !== this.lastNode);
+    const node = this.random.pick(others.length > 0 ? others : all);
     this.lastNode = node;
     const query = new URLSearchParams({ user: this.user, tenant: 'faults', rooms: this.rooms.join(',') });
     return `ws://127.0.0.1:${this.proxies[node]?.port}/live?${query}`;
