@@ -18,9 +18,11 @@ const SECONDS = 25;
 describe('fault injection: delivery promises under faults', () => {
   after(() => killAll());
 
-  it(`seed ${SEED}: ${SECONDS} s of every kind of fault, and no promise broken`, { timeout: 150_000 }, async () => {
+  it(`seed ${SEED}: ${SECONDS} s of every kind of fault, and no promise broken`, { timeout: 150_000 }, async (t) => {
     const result = await runSeed({ seed: SEED, seconds: SECONDS, everyMs: [1_000, 2_500] });
-    const report = formatResult(result).slice(0, 80).join('\n');
+    const lines = formatResult(result);
+    for (const line of lines.slice(0, 3)) t.diagnostic(line.trim());
+    const report = lines.slice(0, 80).join('\n');
     for (const kind of FAULT_KINDS) assert.ok(result.faults[kind] > 0, `no ${kind} fault ran in seed ${SEED}\n${report}`);
     assert.ok(
       (result.stats.delivered ?? 0) > 0 && (result.stats.requests ?? 0) > 0,
