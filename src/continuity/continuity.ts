@@ -2,8 +2,10 @@ import type { WebSocket } from 'ws';
 import type { BrokerLink, BusMessage } from '../cluster/broker.js';
 import { type BroadcastResult, broadcast, type SlowConsumerPolicy } from '../realtime/broadcast.js';
 import { Observers } from '../realtime/observers.js';
-import type { AppendResult, HistoryStore, Position, ReadResult } from './history.js';
+import type { AppendResult, DuplicateAppend, GapReason, HistoryStore, Position, ReadResult } from './history.js';
+import { RoomSequence } from './room-sequence.js';
 import {
+  epochOf,
   errorFrame,
   gapFrame,
   HELLO_FRAME,
@@ -46,6 +48,17 @@ export class Continuity {
    * can still be on their way; they are left out until the first newer one.
    */
   private readonly floors = new Map<WebSocket, Map<string, number>>();
+  /**
+   * Rooms whose position a connection could not be told (the history read failed): it gets it
+   * with the first positioned frame of the room, just before it.
+   */
+  private readonly unplaced = new Map<WebSocket, Set<string>>();
+  /** With a shared history: this node's frames of each room in offset order, holes filled or said (room-sequence.ts). */
+  private readonly sequence: RoomSequence | undefined;
+  /** Per room, the local delivery of this node's last publish: the next waits for it, so order holds. */
+  private readonly turns = new Map<string, Promise<void>>();
+  /** Numbers this node's appends, so that the store makes one sent twice (a resend after a reset) once. */
+  private appends = 0;
 
   constructor(
     private readonly history: HistoryStore | undefined,
@@ -53,7 +66,17 @@ export class Continuity {
     private readonly link: BrokerLink,
     private readonly reportError: (error: unknown, fields: Record<string, unknown>) => void,
     private readonly observers: Observers = new Observers(),
-  ) {}
+    /** The `ws` connections in a room on this hub. */
+    private readonly membersOf: (room: string) => ReadonlySet<WebSocket> = () => new Set(),
+  ) {
+    if (history?.shared) {
+      this.sequence = new RoomSequence(history, {
+        frame: (room, frame) => this.sendPositioned(room, frame),
+        gap: (room, reason, position) => this.sendGap(room, reason, position),
+        report: reportError,
+      });
+    }
+  }
 
   get enabled(): boolean {
     return this.history !== undefined;
@@ -108,9 +131,20 @@ export class Continuity {
         release();
         this.reportError(error, { during: 'history read', room });
         if (from !== undefined) this.observers.recovered('failed');
-        // Nothing can be said of what it missed: a gap, so the app reloads; what was held is newer than that.
+        // Nothing can be said of what it missed: a gap, so the app reloads; what was held is newer
+        // than that. The position follows as soon as one is known: the node's own view of the
+        // room, the first frame held, or else the first frame to come.
         send(ws, gapFrame(room, 'unknown'));
-        for (const frame of held) send(ws, frame);
+        const first = held[0];
+        const known = this.sequence?.position(room);
+        if (first !== undefined) {
+          send(ws, positionFrame(room, { offset: offsetOf(first) - 1, epoch: epochOf(first) ?? '' }));
+          for (const frame of held) send(ws, frame);
+        } else if (known) {
+          send(ws, positionFrame(room, known));
+        } else {
+          this.setUnplaced(ws, room);
+        }
       },
     );
   }
@@ -128,18 +162,45 @@ export class Continuity {
     const appended = this.history.append(message.room, messageFrameParts(message.room, message.data), {
       nodeId: this.link.nodeId,
       message: message.bus,
+      seq: ++this.appends,
     });
     if (!(appended instanceof Promise)) return this.afterAppend(members, message, appended);
-    appended.then(
-      (result) => this.afterAppend(members, message, result),
-      (error) => {
-        // Not recorded, so not positioned: the plain form still reaches this node's clients, as without history.
-        this.reportError(error, { during: 'history append', room: message.room });
-        this.link.publish(message.bus);
-        this.deliver(members(), message.room, message.payload, message.binary, undefined);
-      },
+    const { room } = message;
+    // Appends answer in the order they were sent, except around a reset: those on the wire are
+    // sent again (and answer late), those made while Redis is away fail at once. Each publish's
+    // local delivery waits for the one before, so the node's clients get them in publish order.
+    const previous = this.turns.get(room) ?? RESOLVED;
+    const turn = appended.then(
+      (result) => previous.then(() => void this.afterAppend(members, message, result)),
+      (error) =>
+        previous.then(() => {
+          // Not recorded, so not positioned: recovering connections never get it (nor any other
+          // node's: it has no place in the room's stream), the others get the plain form, as
+          // without history. The publisher is told through the hub's 'error' event.
+          this.reportError(error, { during: 'history append', room });
+          this.link.publish(message.bus);
+          this.deliver(members(), room, message.payload, message.binary, undefined);
+        }),
     );
+    this.turns.set(room, turn);
+    void turn.then(() => {
+      if (this.turns.get(room) === turn) this.turns.delete(room);
+    });
     return { sent: 0, skipped: 0, closed: 0 };
+  }
+
+  /** The broker is back after an outage: anything sent to this node meanwhile may be lost, so every followed room is read. */
+  resync(): void {
+    this.sequence?.resync();
+  }
+
+  /** No connection of this hub is in the room any more. */
+  forget(room: string): void {
+    this.sequence?.forget(room);
+  }
+
+  close(): void {
+    this.sequence?.close();
   }
 
   /**
@@ -153,19 +214,23 @@ export class Continuity {
     binary: boolean,
     frame: string | undefined,
   ): BroadcastResult {
-    if (frame === undefined) return this.reported(broadcast(members, payload, binary, this.policy));
+    if (frame === undefined && !this.history) return this.reported(broadcast(members, payload, binary, this.policy));
     const plain: WebSocket[] = [];
-    const positioned: WebSocket[] = [];
+    let recovering = 0;
     for (const ws of members) {
       if (!this.recovering.has(ws)) plain.push(ws);
-      else {
-        const held = this.held.size > 0 ? this.held.get(ws)?.get(room) : undefined;
-        if (held) held.push(frame);
-        else if (this.floors.size === 0 || this.aboveFloor(ws, room, frame)) positioned.push(ws);
-      }
+      else recovering++;
     }
     const first = broadcast(plain, payload, binary, this.policy);
-    const second = broadcast(positioned, frame, false, this.policy);
+    // A message without a position never reaches a recovering connection: it would be a message
+    // outside the room's stream, which no other node's connection and no replay would have.
+    if (frame === undefined) return this.reported(first);
+    if (this.sequence && (recovering > 0 || this.sequence.has(room))) {
+      this.reported(first);
+      this.sequence.accept(room, frame);
+      return first;
+    }
+    const second = this.sendPositioned(room, frame, members, false);
     return this.reported({
       sent: first.sent + second.sent,
       skipped: first.skipped + second.skipped,
@@ -173,12 +238,68 @@ export class Continuity {
     });
   }
 
+  /** A positioned frame to the room's recovering connections here: held during a replay, above each one's floor. */
+  private sendPositioned(room: string, frame: string, members = this.membersOf(room), report = true): BroadcastResult {
+    const positioned: WebSocket[] = [];
+    for (const ws of members) {
+      if (!this.recovering.has(ws)) continue;
+      const held = this.held.size > 0 ? this.held.get(ws)?.get(room) : undefined;
+      if (held) held.push(frame);
+      else if (this.floors.size === 0 || this.aboveFloor(ws, room, frame)) {
+        if (this.unplaced.size > 0) this.placeBefore(ws, room, frame);
+        positioned.push(ws);
+      }
+    }
+    const result = broadcast(positioned, frame, false, this.policy);
+    return report ? this.reported(result) : result;
+  }
+
+  /** A hole this node cannot fill: its recovering connections in the room are told, then where the room stands. */
+  private sendGap(room: string, reason: GapReason | 'unknown', position: Position): void {
+    const gap = gapFrame(room, reason);
+    const placed = positionFrame(room, position);
+    for (const ws of this.membersOf(room)) {
+      // One being replayed gets the room from its own read.
+      if (!this.recovering.has(ws) || this.held.get(ws)?.has(room)) continue;
+      this.setFloor(ws, room, position.offset);
+      send(ws, gap);
+      send(ws, placed);
+    }
+  }
+
+  private setUnplaced(ws: WebSocket, room: string): void {
+    let rooms = this.unplaced.get(ws);
+    if (!rooms) {
+      rooms = new Set();
+      this.unplaced.set(ws, rooms);
+      ws.once('close', () => this.unplaced.delete(ws));
+    }
+    rooms.add(room);
+  }
+
+  /** The first positioned frame for a room the connection could not be placed in: its position goes first. */
+  private placeBefore(ws: WebSocket, room: string, frame: string): void {
+    const rooms = this.unplaced.get(ws);
+    if (!rooms?.delete(room)) return;
+    if (rooms.size === 0) this.unplaced.delete(ws);
+    send(ws, positionFrame(room, { offset: offsetOf(frame) - 1, epoch: epochOf(frame) ?? '' }));
+  }
+
   private reported(result: BroadcastResult): BroadcastResult {
     this.observers.delivered(result);
     return result;
   }
 
-  private afterAppend(members: () => ReadonlySet<WebSocket>, message: RoomMessage, appended: AppendResult): BroadcastResult {
+  private afterAppend(
+    members: () => ReadonlySet<WebSocket>,
+    message: RoomMessage,
+    appended: AppendResult | DuplicateAppend,
+  ): BroadcastResult {
+    if ('duplicate' in appended) {
+      // Made the first time, and sent to the other nodes then; this node reads it from the stream.
+      this.sequence?.recheck(message.room);
+      return { sent: 0, skipped: 0, closed: 0 };
+    }
     if (!appended.published) this.link.publish({ ...message.bus, frame: appended.frame });
     return this.deliver(members(), message.room, message.payload, message.binary, appended.frame);
   }
@@ -202,6 +323,7 @@ export class Continuity {
       send(ws, frame);
     }
     if (shared && ws.readyState === 1) this.setFloor(ws, room, last);
+    if (shared) this.sequence?.placed(room, read.position);
   }
 
   private setFloor(ws: WebSocket, room: string, offset: number): void {
@@ -225,6 +347,8 @@ export class Continuity {
     return true;
   }
 }
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 function send(ws: WebSocket, frame: string): void {
   if (ws.readyState === 1) ws.send(frame);

@@ -36,6 +36,14 @@ export interface AppendResult {
 }
 
 /**
+ * An append that the store had already made: sent again by the client library after a connection
+ * reset lost the first answer. Its frame went out the first time; this node reads it from the stream.
+ */
+export interface DuplicateAppend {
+  duplicate: true;
+}
+
+/**
  * Every room's stream, bounded by count and age. Frames are stored whole (the envelope a
  * recovering connection receives), so a replay sends them as they are. In-process stores answer
  * at once; shared ones (Redis) answer with a promise.
@@ -43,11 +51,23 @@ export interface AppendResult {
 export interface HistoryStore {
   /**
    * Appends to `room`. A store shared by the nodes may send `bus` (with the frame) to the other
-   * nodes in the same step, as one round trip, and then says so with `published`.
+   * nodes in the same step, as one round trip, and then says so with `published`. `seq` grows with
+   * each append of the node: a shared store makes each `(nodeId, seq)` once, however often it is sent.
    */
-  append(room: string, parts: FrameParts, bus: { nodeId: string; message: object }): AppendResult | Promise<AppendResult>;
+  append(
+    room: string,
+    parts: FrameParts,
+    bus: { nodeId: string; message: object; seq: number },
+  ): AppendResult | DuplicateAppend | Promise<AppendResult | DuplicateAppend>;
   /** Where `room` is; with `from`, also every frame after it, or why they cannot all be had (then none). */
   read(room: string, from: Position | undefined): ReadResult | Promise<ReadResult>;
+  /** Where `room` is, without changing anything (undefined: the store keeps nothing of it). */
+  top?(room: string): Promise<Position | undefined>;
+  /**
+   * Written by several nodes, whose frames reach each node over more than one connection (so they
+   * can arrive out of order, or be lost on the way): each node then keeps its own view in order.
+   */
+  readonly shared?: boolean;
 }
 
 export function frameOf(parts: FrameParts, position: Position): string {

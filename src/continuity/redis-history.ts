@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import type { AppendResult, FrameParts, HistoryOptions, HistoryStore, Position, ReadResult } from './history.js';
+import type { AppendResult, DuplicateAppend, FrameParts, HistoryOptions, HistoryStore, Position, ReadResult } from './history.js';
 
 /**
  * One round trip per publish: the room's offset is incremented, the positioned frame built and
  * added to the room's stream (bounded by count), both keys' lives extended, and the bus message
  * carrying the frame published on the room's channel (ARGV[11]: PUBLISH, or SPUBLISH on a cluster),
- * atomically, in the order Redis runs them.
- * KEYS: the room's position (hash: e = epoch, o = offset), its stream.
+ * atomically, in the order Redis runs them. An append is made once per node and sequence number
+ * (ARGV[12]: the node's field, ARGV[13]: its sequence): ioredis sends the commands that were on
+ * the wire again after a reconnect, and one whose answer was lost had already been made.
+ * KEYS: the room's position (hash: e = epoch, o = offset, n:<node> = its last sequence), its stream.
  */
 const APPEND = `
 local epoch = redis.call('HGET', KEYS[1], 'e')
@@ -15,6 +17,10 @@ if not epoch then
   epoch = ARGV[1]
   redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
 end
+local seq = tonumber(ARGV[13])
+local made = tonumber(redis.call('HGET', KEYS[1], ARGV[12]))
+if made and made >= seq then return {-1, epoch} end
+redis.call('HSET', KEYS[1], ARGV[12], seq)
 local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
 local frame = ARGV[2] .. offset .. ARGV[3] .. epoch .. ARGV[4]
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], offset .. '-1', 't', ARGV[6], 'f', frame)
@@ -85,7 +91,13 @@ export class RedisHistory implements HistoryStore {
     }
   }
 
-  async append(room: string, parts: FrameParts, bus: { nodeId: string; message: object }): Promise<AppendResult> {
+  readonly shared = true;
+
+  async append(
+    room: string,
+    parts: FrameParts,
+    bus: { nodeId: string; message: object; seq: number },
+  ): Promise<AppendResult | DuplicateAppend> {
     const envelope = JSON.stringify({ node: bus.nodeId, message: bus.message });
     const channel = this.publishing.channel(room) ?? '';
     const [offset, epoch] = await this.redis.switchboardAppend(
@@ -102,7 +114,10 @@ export class RedisHistory implements HistoryStore {
       `${envelope.slice(0, -2)},"frame":`,
       '}}',
       this.publishing.command,
+      `n:${bus.nodeId}`,
+      bus.seq,
     );
+    if (Number(offset) < 0) return { duplicate: true };
     const position = { offset: Number(offset), epoch };
     return {
       position,
@@ -123,6 +138,11 @@ export class RedisHistory implements HistoryStore {
     const position = { offset: Number(last), epoch };
     if (status === 'ok') return { position, frames };
     return { position, gap: status === 'epoch' ? 'epoch' : 'expired' };
+  }
+
+  async top(room: string): Promise<Position | undefined> {
+    const [epoch, offset] = await this.redis.hmget(this.keys(room)[0], 'e', 'o');
+    return epoch === null || epoch === undefined || offset === null ? undefined : { offset: Number(offset), epoch };
   }
 
   private keys(room: string): [string, string] {

@@ -33,6 +33,11 @@ export function offsetOf(frame: string): number {
   return match ? Number(match[1]) : Number.NaN;
 }
 
+/** The epoch of a positioned frame of ours (the first `"epoch":"` follows the room's JSON string, which cannot hide one). */
+export function epochOf(frame: string): string | undefined {
+  return /"epoch":"([^"]*)"/.exec(frame)?.[1];
+}
+
 export function gapFrame(room: string, reason: GapReason | 'unknown'): string {
   return JSON.stringify({ sb: 'gap', room, reason });
 }

@@ -50,7 +50,10 @@ export class Realtime {
     joined: (ws, room) => this.presence?.wsJoined(ws, room),
     left: (ws, room) => this.presence?.wsLeft(ws, room),
     opened: (room) => this.routing.opened(room),
-    emptied: (room) => this.routing.emptied(room),
+    emptied: (room) => {
+      this.routing.emptied(room);
+      this.continuity.forget(room);
+    },
   });
   /** Which rooms the broker sends this hub (routing by room). */
   private readonly routing: RoomRouting;
@@ -93,6 +96,7 @@ export class Realtime {
       this.link,
       (error, fields) => hub.reportError(error, fields),
       this.observers,
+      (room) => this.rooms.in(room),
     );
     this.link.ready.catch((error) => hub.reportError(error, { during: 'broker start' }));
     hub.addAdmissionCheck((route, identity) => {
@@ -109,6 +113,7 @@ export class Realtime {
     hub.on('connection', (event) => this.connected(event));
     hub.on('close', () => {
       this.requests.close();
+      this.continuity.close();
       // Presence says goodbye through the link, so the link closes after it. A broker that does
       // not answer (Redis gone, a cluster without a master) gets a bounded wait, not the process's life.
       this.finished = within(GOODBYE_MS, this.presence?.close() ?? Promise.resolve()).then(() =>
@@ -260,6 +265,7 @@ export class Realtime {
     } else {
       this.hub.options.logger.info({ broker: this.options.broker.kind }, 'broker connection restored');
       this.presence?.brokerBack();
+      this.continuity.resync();
     }
   }
 
