@@ -32,6 +32,7 @@ import type { Lifetime, Recorded } from './truth.js';
  * - `handler-twice`: a request id whose handler completed twice where none of the README's reasons
  *   for a second run applies (a takeover or an unreachable Redis, both `ctx.duplicateRisk`; a Redis
  *   restart between the runs); those are counted as `handler-twice-documented`.
+ * - `not-open`: (checked by the harness) a client not connected again 20 s after everything healed.
  * - `presence`: (checked by the harness, which polls) a node's `presence(room)` never matched the
  *   clients in the room within 30 s of healing.
  */
@@ -51,6 +52,7 @@ export type ViolationKind =
   | 'request-wrong-answer'
   | 'request-two-answers'
   | 'handler-twice'
+  | 'not-open'
   | 'presence';
 
 export interface Violation {

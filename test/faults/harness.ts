@@ -150,6 +150,14 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
       20_000,
       'clients open and quiet',
     ).catch((error: Error) => log(error.message));
+    // A client that is not back 20 s after everything healed breaks "after a close the app did not ask for, the client tries again".
+    const stuck: Violation[] = clients
+      .filter((client) => !client.open)
+      .map((client) => ({
+        kind: 'not-open' as const,
+        client: client.id,
+        detail: `not open 20 s after healing (state ${JSON.stringify(client.connection.state)})`,
+      }));
     const [presence] = await Promise.all([
       checkPresence(nodes, clients),
       waitFor(
@@ -186,7 +194,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
       recover,
       faults: injector.counts(),
       faultLog: injector.records,
-      violations: [...result.violations, ...presence],
+      violations: [...result.violations, ...stuck, ...presence],
       notes: result.notes,
       stats: result.stats,
       durationMs: Date.now() - started,
@@ -227,7 +235,7 @@ async function checkPresence(nodes: HubNode[], clients: FaultClient[]): Promise<
     for (const node of nodes) {
       for (const room of ROOMS) {
         const expected = clients
-          .filter((client) => client.rooms.includes(room))
+          .filter((client) => client.open && client.rooms.includes(room))
           .map((client) => `${client.user}×1`)
           .sort();
         let seen: string[];

@@ -94,14 +94,21 @@ export class FaultRedis {
     }
   }
 
-  /** Runs `work` on a connection of its own, closed afterwards. */
-  async with<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
+  /** Runs `work` on a connection of its own, closed afterwards; gives up after `timeoutMs`. */
+  async with<T>(work: (redis: Redis) => Promise<T>, timeoutMs = 10_000): Promise<T> {
     const redis = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     redis.on('error', () => {});
+    let timer: NodeJS.Timeout | undefined;
     try {
       await redis.connect();
-      return await work(redis);
+      return await Promise.race([
+        work(redis),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`redis work timed out after ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
     } finally {
+      clearTimeout(timer);
       redis.disconnect();
     }
   }
