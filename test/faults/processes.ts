@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 
 /**
  * Every process the harness started (Redis, hub nodes), each the leader of its own process group,
@@ -40,4 +41,20 @@ export function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-process.once('exit', killAll);
+/** Temporary directories of the run (Redis's), removed when the harness exits, however it exits. */
+const directories = new Set<string>();
+
+export function trackDirectory(directory: string): string {
+  directories.add(directory);
+  return directory;
+}
+
+export function removeDirectory(directory: string): void {
+  rmSync(directory, { recursive: true, force: true });
+  directories.delete(directory);
+}
+
+process.once('exit', () => {
+  killAll();
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
+});

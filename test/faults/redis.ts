@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { redisAnswering } from '../../scripts/local-redis-cluster.js';
-import { exited, signalGroup, track } from './processes.js';
+import { exited, removeDirectory, signalGroup, track, trackDirectory } from './processes.js';
 
 /** A free loopback port, as the kernel hands one out (released at once, for a server to take). */
 export function freePort(): Promise<number> {
@@ -26,7 +26,7 @@ export function freePort(): Promise<number> {
  */
 export class FaultRedis {
   private server: ChildProcess | undefined;
-  private readonly dir = mkdtempSync(path.join(os.tmpdir(), 'switchboard-faults-'));
+  private readonly dir = trackDirectory(mkdtempSync(path.join(os.tmpdir(), 'switchboard-faults-')));
 
   private constructor(readonly port: number) {}
 
@@ -115,6 +115,6 @@ export class FaultRedis {
 
   stop(): void {
     if (this.server) signalGroup(this.server, 'SIGKILL');
-    rmSync(this.dir, { recursive: true, force: true });
+    removeDirectory(this.dir);
   }
 }
