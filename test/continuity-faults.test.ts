@@ -71,6 +71,16 @@ async function until(check: () => unknown, { timeoutMs = 10_000 } = {}): Promise
   }
 }
 
+/** Waits for the client's first position in its room (the route joined it). */
+async function placed(client: { frames: Frame[] }): Promise<void> {
+  await until(() =>
+    assert.ok(
+      client.frames.some((frame) => frame.sb === 'pos'),
+      'a position on joining',
+    ),
+  );
+}
+
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, index) => from + index);
 }
@@ -80,12 +90,7 @@ describe('continuity under Redis faults', () => {
     const redis = await privateRedis();
     const [a, b] = [await node(redis), await node(redis)];
     const client = await follow(a.ws, 'news');
-    await until(() =>
-      assert.ok(
-        client.frames.some((frame) => frame.sb === 'pos'),
-        JSON.stringify(client.frames) + a.output(),
-      ),
-    );
+    await placed(client);
     await b.do('publish-many', { room: 'news', count: '10' });
     await until(() => assert.equal(client.messages().length, 10));
 
@@ -108,12 +113,7 @@ describe('continuity under Redis faults', () => {
     const redis = await privateRedis();
     const a = await node(redis);
     const client = await follow(a.ws, 'orders');
-    await until(() =>
-      assert.ok(
-        client.frames.some((frame) => frame.sb === 'pos'),
-        JSON.stringify(client.frames) + a.output(),
-      ),
-    );
+    await placed(client);
     const sent = await a.do<number>('publish-reset', { room: 'orders', rounds: '3' });
     assert.equal(sent, 600);
     const stream = await redis.with((admin) => admin.xrange('faults:h:{orders}:stream', '-', '+'));
@@ -143,12 +143,7 @@ describe('continuity under Redis faults', () => {
     const redis = await privateRedis();
     const a = await node(redis);
     const client = await follow(a.ws, 'prices');
-    await until(() =>
-      assert.ok(
-        client.frames.some((frame) => frame.sb === 'pos'),
-        JSON.stringify(client.frames) + a.output(),
-      ),
-    );
+    await placed(client);
     await a.do('publish-many', { room: 'prices', count: '3' });
     await until(() => assert.equal(client.messages().length, 3));
     const before = client.frames.length;
@@ -177,12 +172,7 @@ describe('continuity under Redis faults', () => {
     const redis = await privateRedis();
     const a = await node(redis);
     const first = await follow(a.ws, 'scores');
-    await until(() =>
-      assert.ok(
-        first.frames.some((frame) => frame.sb === 'pos'),
-        'a position on joining',
-      ),
-    );
+    await placed(first);
     await a.do('publish-many', { room: 'scores', count: '2' });
     await until(() => assert.equal(first.messages().length, 2));
     const last = first.messages()[1] as Frame;
