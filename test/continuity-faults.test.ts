@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { startClusterNode } from './cluster-node.js';
+import { FaultProxy } from './faults/proxy.js';
 import { FaultRedis } from './faults/redis.js';
 import { delay } from './helpers.js';
 
@@ -23,7 +24,7 @@ async function privateRedis(): Promise<FaultRedis> {
   return redis;
 }
 
-async function node(redis: FaultRedis) {
+async function node(redis: { url: string }) {
   const started = await startClusterNode({ REDIS_URL: redis.url, PREFIX: 'faults', HISTORY: '1' });
   stops.push(() => started.stop());
   return started;
@@ -201,5 +202,61 @@ describe('continuity under Redis faults', () => {
     );
     const live = again.messages()[0] as Frame;
     assert.equal(position?.epoch, live.epoch, 'the position is in the epoch of the messages that follow it');
+  });
+
+  it('a failover to a replica that lacks the last writes: a new epoch and a gap, never an offset used twice', async () => {
+    const [master, replica] = [await privateRedis(), await privateRedis()];
+    // The replica follows the master through a proxy, so that the test can make it fall behind;
+    // the node reaches Redis through another, moved to the replica at the failover (a Sentinel's
+    // or a managed service's address that follows the master).
+    const replication = new FaultProxy('replication');
+    const address = new FaultProxy('redis');
+    for (const proxy of [replication, address]) {
+      await proxy.listen();
+      stops.push(() => proxy.close());
+    }
+    replication.target = master.port;
+    address.target = master.port;
+    await replica.command(['REPLICAOF', '127.0.0.1', String(replication.port)]);
+    const room = 'fo';
+    const offsetOn = async (redis: FaultRedis) => Number(await redis.command(['HGET', `faults:h:{${room}}:pos`, 'o']));
+    const a = await node({ url: `redis://127.0.0.1:${address.port}` });
+    const client = await follow(a.ws, room);
+    await placed(client);
+    await a.do('publish-many', { room, count: '5' });
+    await until(() => assert.equal(client.messages().length, 5));
+    await until(async () => assert.equal(await offsetOn(replica), 5, 'the replica has the first five'));
+
+    // The replica falls behind: two more messages reach the client, never the replica.
+    replication.refuse(600_000);
+    replication.cut('rst');
+    await a.do('publish-many', { room, count: '2' });
+    await until(() => assert.deepEqual(offsets(client.messages()), range(1, 7)));
+    assert.equal(await offsetOn(replica), 5);
+
+    // Failover: the master dies, the replica is promoted, the address moves to it.
+    const before = client.frames.length;
+    master.stop();
+    await replica.command(['REPLICAOF', 'NO', 'ONE']);
+    address.target = replica.port;
+    address.cut('rst');
+    await until(async () => assert.equal((await a.do<{ connected: boolean }>('stats')).connected, true), {
+      timeoutMs: 20_000,
+    });
+    await a.do('publish', { room, data: 'after' });
+    await until(() =>
+      assert.ok(
+        client.messages().some((frame) => frame.data === 'after'),
+        `the message after the failover: ${JSON.stringify(client.frames.slice(before))}`,
+      ),
+    );
+    const since = client.frames.slice(before).filter((frame) => frame.room === room);
+    const kinds = since.map((frame) => frame.sb);
+    assert.deepEqual(kinds, ['gap', 'pos', 'msg'], JSON.stringify(since));
+    assert.equal(since[0]?.reason, 'epoch');
+    const [, position, message] = since as [Frame, Frame, Frame];
+    assert.notEqual(position.epoch, client.messages()[0]?.epoch, 'the promoted replica’s history has an epoch of its own');
+    assert.equal(message.epoch, position.epoch);
+    assert.equal(message.offset, (position.offset as number) + 1);
   });
 });

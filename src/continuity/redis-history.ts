@@ -3,20 +3,39 @@ import type { Cluster, Redis } from 'ioredis';
 import type { AppendResult, DuplicateAppend, FrameParts, HistoryOptions, HistoryStore, Position, ReadResult } from './history.js';
 
 /**
+ * The room's epoch, made first when it has none. An epoch names one copy of the room's history,
+ * written by one Redis master: a master that is not the one that wrote the room's position (a
+ * replica promoted after a failover, a server restarted from a snapshot) may lack the last writes,
+ * whose offsets clients already hold. So on a new writer (its replication id) the room gets a new
+ * epoch, and clients a gap, instead of seeing those offsets used again for other messages. A hash
+ * written before the writer was recorded (`r`) takes the current one without a new epoch.
+ * ARGV[newEpochArg]: the epoch to use when a new one is needed.
+ */
+function currentEpoch(newEpochArg: number): string {
+  return `
+local writer = string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or ''
+local known = redis.call('HMGET', KEYS[1], 'e', 'r')
+local epoch = known[1]
+if not epoch then
+  epoch = ARGV[${newEpochArg}]
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0, 'r', writer)
+elseif known[2] ~= writer then
+  if known[2] then epoch = ARGV[${newEpochArg}] end
+  redis.call('HSET', KEYS[1], 'e', epoch, 'r', writer)
+end`;
+}
+
+/**
  * One round trip per publish: the room's offset is incremented, the positioned frame built and
  * added to the room's stream (bounded by count), both keys' lives extended, and the bus message
  * carrying the frame published on the room's channel (ARGV[11]: PUBLISH, or SPUBLISH on a cluster),
  * atomically, in the order Redis runs them. An append is made once per node and sequence number
  * (ARGV[12]: the node's field, ARGV[13]: its sequence): ioredis sends the commands that were on
  * the wire again after a reconnect, and one whose answer was lost had already been made.
- * KEYS: the room's position (hash: e = epoch, o = offset, n:<node> = its last sequence), its stream.
+ * KEYS: the room's position (hash: e = epoch, o = offset, r = the replication id of the master that
+ * wrote it, n:<node> = the node's last sequence), its stream.
  */
-const APPEND = `
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
-end
+const APPEND = `${currentEpoch(1)}
 local seq = tonumber(ARGV[13])
 local made = tonumber(redis.call('HGET', KEYS[1], ARGV[12]))
 if made and made >= seq then return {-1, epoch} end
@@ -35,13 +54,8 @@ return {offset, epoch}
  * missing or too old entry, another epoch or an offset ahead of the room's make a gap.
  * ARGV: epoch asked ('' for the position only), offset asked, oldest time kept, a new epoch, key life.
  */
-const READ = `
-local epoch = redis.call('HGET', KEYS[1], 'e')
-if not epoch then
-  epoch = ARGV[4]
-  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-end
+const READ = `${currentEpoch(4)}
+if not known[1] then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 local last = tonumber(redis.call('HGET', KEYS[1], 'o'))
 if ARGV[1] == '' then return {'ok', last, epoch} end
 local from = tonumber(ARGV[2])
