@@ -53,7 +53,7 @@ async function follow(base: string, room: string, resume?: Record<string, [numbe
   return { ws, frames, messages: () => frames.filter((frame) => frame.sb === 'msg') };
 }
 
-/** The offsets a client got, checked to be each one once, in order, in one epoch. */
+/** The offsets of the messages a client got, in the order it got them. */
 function offsets(messages: Frame[]): number[] {
   return messages.map((frame) => frame.offset as number);
 }
@@ -80,6 +80,13 @@ async function placed(client: { frames: Frame[] }): Promise<void> {
       'a position on joining',
     ),
   );
+}
+
+/** Waits until the node's broker is connected to Redis again. */
+async function reconnected(node: Awaited<ReturnType<typeof startClusterNode>>): Promise<void> {
+  await until(async () => assert.equal((await node.do<{ connected: boolean }>('stats')).connected, true), {
+    timeoutMs: 20_000,
+  });
 }
 
 function range(from: number, to: number): number[] {
@@ -150,9 +157,7 @@ describe('continuity under Redis faults', () => {
     const before = client.frames.length;
     await redis.shutdown();
     await redis.startServer();
-    await until(async () => assert.equal((await a.do<{ connected: boolean }>('stats')).connected, true), {
-      timeoutMs: 20_000,
-    });
+    await reconnected(a);
     await a.do('publish', { room: 'prices', data: 'after' });
     await until(() =>
       assert.ok(client.messages().length >= 4, `the message after the restart: ${JSON.stringify(client.frames.slice(before))}`),
@@ -188,9 +193,7 @@ describe('continuity under Redis faults', () => {
       ),
     );
     await redis.startServer();
-    await until(async () => assert.equal((await a.do<{ connected: boolean }>('stats')).connected, true), {
-      timeoutMs: 20_000,
-    });
+    await reconnected(a);
     await a.do('publish', { room: 'scores', data: 'after' });
     await until(() => assert.ok(again.messages().length >= 1, 'the message after Redis is back'));
     const kinds = again.frames.filter((frame) => frame.room === 'scores').map((frame) => frame.sb);
@@ -240,9 +243,7 @@ describe('continuity under Redis faults', () => {
     await replica.command(['REPLICAOF', 'NO', 'ONE']);
     address.target = replica.port;
     address.cut('rst');
-    await until(async () => assert.equal((await a.do<{ connected: boolean }>('stats')).connected, true), {
-      timeoutMs: 20_000,
-    });
+    await reconnected(a);
     await a.do('publish', { room, data: 'after' });
     await until(() =>
       assert.ok(
