@@ -12,6 +12,16 @@ interface Pair {
 const noop = () => {};
 
 /**
+ * Resets `socket`, or destroys it when it has sent its FIN already: Node 20 cannot reset a socket
+ * whose shutdown is under way (`uv_tcp_close_reset` answers EINVAL), and the handle it leaves
+ * behind keeps the process spinning at exit.
+ */
+function reset(socket: net.Socket): void {
+  if (socket.writableEnded) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
+/**
  * A TCP proxy in front of one hub node, on a loopback port of its own that outlives the node:
  * clients dial it, it dials whatever port the node has now (`target`, undefined while the node is
  * down). It passes every close on as it came (a FIN as a FIN, a reset as a reset), and on command
@@ -81,7 +91,7 @@ export class FaultProxy {
     const target = this.target;
     if (this.refusing || target === undefined) {
       this.stats.refused++;
-      client.resetAndDestroy();
+      reset(client);
       return;
     }
     this.stats.accepted++;
@@ -94,7 +104,7 @@ export class FaultProxy {
     upstream.pipe(client);
     // A reset on one side is passed on as a reset; a clean end travels through the pipes as a FIN.
     client.on('error', () => {
-      if (!pair.cut) upstream.resetAndDestroy();
+      if (!pair.cut) reset(upstream);
     });
     let connected = false;
     upstream.once('connect', () => {
@@ -103,7 +113,7 @@ export class FaultProxy {
     upstream.on('error', () => {
       // Refused: the node is down or restarting and the proxy has not heard yet.
       if (!connected) this.stats.upstreamFailed++;
-      if (!pair.cut) client.resetAndDestroy();
+      if (!pair.cut) reset(client);
     });
     const closed = () => {
       if (client.destroyed && upstream.destroyed) this.pairs.delete(pair);
@@ -123,8 +133,8 @@ export class FaultProxy {
     pair.cut = true;
     const { client, upstream } = pair;
     if (kind === 'rst') {
-      client.resetAndDestroy();
-      upstream.resetAndDestroy();
+      reset(client);
+      reset(upstream);
       return;
     }
     // A FIN each way and nothing more through: what is still in flight is dropped, as a cut link drops it.
