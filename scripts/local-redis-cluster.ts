@@ -47,35 +47,8 @@ export class LocalRedisCluster {
 
   async start(): Promise<void> {
     for (const port of this.ports) {
-      const dir = path.join(this.dir, String(port));
-      mkdirSync(dir);
-      this.servers.set(
-        port,
-        spawn(
-          'redis-server',
-          [
-            '--port',
-            String(port),
-            '--bind',
-            '127.0.0.1',
-            '--cluster-enabled',
-            'yes',
-            '--cluster-config-file',
-            'nodes.conf',
-            '--cluster-node-timeout',
-            '2000',
-            '--cluster-replica-validity-factor',
-            '0',
-            '--save',
-            '',
-            '--appendonly',
-            'no',
-            '--dir',
-            dir,
-          ],
-          { stdio: 'ignore' },
-        ),
-      );
+      mkdirSync(path.join(this.dir, String(port)));
+      this.spawnServer(port);
     }
     for (const port of this.ports) await redisAnswering(port);
     await execFilePromise('redis-cli', [
@@ -86,29 +59,115 @@ export class LocalRedisCluster {
       String(this.replicas),
       '--cluster-yes',
     ]);
+    await this.healthy();
+  }
+
+  /** Starts (or starts again, with the cluster state it saved) the server on `port`. */
+  private spawnServer(port: number): void {
+    this.servers.set(
+      port,
+      spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '2000',
+          '--cluster-replica-validity-factor',
+          '0',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          path.join(this.dir, String(port)),
+        ],
+        { stdio: 'ignore' },
+      ),
+    );
+  }
+
+  /** Whether the server on `port` is running (not killed, or started again since). */
+  running(port: number): boolean {
+    const server = this.servers.get(port);
+    return server !== undefined && server.exitCode === null && server.signalCode === null;
+  }
+
+  /**
+   * Starts a killed server again with the cluster state it saved: it rejoins the cluster (as a
+   * replica when its slots were taken over meanwhile). Resolves once it answers.
+   */
+  async restart(port: number): Promise<void> {
+    if (this.running(port)) return;
+    this.spawnServer(port);
+    await redisAnswering(port);
+  }
+
+  /** The cluster as `port` sees it: one entry per server, with its role and its master's port. */
+  async topology(port = this.ports.find((each) => this.running(each)) ?? this.port) {
+    const lines = (await execFilePromise('redis-cli', ['-p', String(port), 'cluster', 'nodes'])).split('\n').filter(Boolean);
+    const parsed = lines.map((line) => {
+      const fields = line.split(' ');
+      return {
+        id: fields[0] as string,
+        port: Number(fields[1]?.split(':')[1]?.split('@')[0]),
+        flags: (fields[2] ?? '').split(','),
+        masterId: fields[3] as string,
+        slots: fields.slice(8),
+      };
+    });
+    return parsed.map((node) => ({
+      port: node.port,
+      master: node.flags.includes('master'),
+      failing: node.flags.some((flag) => flag === 'fail' || flag === 'fail?'),
+      slots: node.slots.length > 0,
+      masterPort: parsed.find((other) => other.id === node.masterId)?.port,
+    }));
+  }
+
+  /** Waits until every running server says cluster_state:ok and every master with slots has a synced replica, or throws. */
+  async healthy(timeoutMs = 30_000): Promise<void> {
     await eventually(
       async () => {
+        const running = this.ports.filter((port) => this.running(port));
         const infos = await Promise.all(
-          this.ports.map((port) => execFilePromise('redis-cli', ['-p', String(port), 'cluster', 'info'])),
+          running.map((port) => execFilePromise('redis-cli', ['-p', String(port), 'cluster', 'info'])),
         );
-        return infos.every((info) => info.includes('cluster_state:ok'));
+        if (!infos.every((info) => info.includes('cluster_state:ok'))) return false;
+        if (!this.replicas) return true;
+        const replication = await Promise.all(
+          running.map((port) => execFilePromise('redis-cli', ['-p', String(port), 'info', 'replication'])),
+        );
+        return replication.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === 3;
       },
-      20_000,
-      'the cluster to be ok on every node',
+      timeoutMs,
+      'the cluster to be ok, every replica synced',
     );
-    if (this.replicas) {
-      // A replica takes over only once it has synced with its master.
-      await eventually(
-        async () => {
-          const infos = await Promise.all(
-            this.ports.map((port) => execFilePromise('redis-cli', ['-p', String(port), 'info', 'replication'])),
-          );
-          return infos.filter((info) => info.includes('role:slave') && info.includes('master_link_status:up')).length === 3;
-        },
-        30_000,
-        'every replica synced with its master',
-      );
-    }
+  }
+
+  /**
+   * Fails the master on `masterPort` over to its replica: `graceful` with CLUSTER FAILOVER on the
+   * replica (it catches up first: nothing lost), otherwise the master is SIGKILLed and the replica
+   * elects itself once the others see the master failing (what was not replicated yet is lost).
+   * Resolves once the replica serves the slots; a killed master is not started again here.
+   */
+  async failover(masterPort: number, graceful: boolean, timeoutMs = 20_000): Promise<number> {
+    const replica = (await this.topology(masterPort)).find((node) => node.masterPort === masterPort && !node.failing);
+    if (!replica) throw new Error(`the master on ${masterPort} has no replica to fail over to`);
+    if (graceful) await execFilePromise('redis-cli', ['-p', String(replica.port), 'cluster', 'failover']);
+    else this.kill(masterPort);
+    await eventually(
+      async () => (await this.topology(replica.port)).some((node) => node.port === replica.port && node.master && node.slots),
+      timeoutMs,
+      `the replica on ${replica.port} to take over from ${masterPort}`,
+    );
+    return replica.port;
   }
 
   /** The port of the master that serves `key`'s slot (a channel's, for sharded pub/sub). */

@@ -2,15 +2,16 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { type CheckedClient, type CheckInput, check } from './faults/checker.js';
 import type { ClientEvent } from './faults/clients.js';
-import { FAULT_KINDS } from './faults/faults.js';
+import { faultKinds } from './faults/faults.js';
 import { formatResult, runSeed } from './faults/harness.js';
 import { killAll } from './faults/processes.js';
 import type { Recorded } from './faults/truth.js';
 
 /**
  * The fault-injection suite (test/faults, `npm run faults` for more seeds and longer runs): one
- * short seed inside the normal suite. Its seed is fixed, and with a fault every 1–2.5 s every kind
- * of fault runs in it; the test says so, so that it fails if the harness stops injecting.
+ * short seed inside the normal suite, on one Redis and on a Redis Cluster. Its seed is fixed, and
+ * with a fault every 1–2.5 s every kind of fault runs in it; the test says so, so that it fails if
+ * the harness stops injecting.
  */
 const SEED = 11;
 const SECONDS = 25;
@@ -18,18 +19,23 @@ const SECONDS = 25;
 describe('fault injection: delivery promises under faults', () => {
   after(() => killAll());
 
-  it(`seed ${SEED}: ${SECONDS} s of every kind of fault, and no promise broken`, { timeout: 150_000 }, async (t) => {
-    const result = await runSeed({ seed: SEED, seconds: SECONDS, everyMs: [1_000, 2_500] });
-    const lines = formatResult(result);
-    for (const line of lines.slice(0, 3)) t.diagnostic(line.trim());
-    const report = lines.slice(0, 80).join('\n');
-    for (const kind of FAULT_KINDS) assert.ok(result.faults[kind] > 0, `no ${kind} fault ran in seed ${SEED}\n${report}`);
-    assert.ok(
-      (result.stats.delivered ?? 0) > 0 && (result.stats.requests ?? 0) > 0,
-      `nothing was delivered or requested\n${report}`,
-    );
-    assert.deepEqual(result.violations, [], report);
-  });
+  for (const cluster of [false, true]) {
+    const title = `seed ${SEED}${cluster ? ' on Redis Cluster (a shard failing over)' : ''}: ${SECONDS} s of every kind of fault, and no promise broken`;
+    it(title, { timeout: 150_000 }, async (t) => {
+      const result = await runSeed({ seed: SEED, seconds: SECONDS, everyMs: [1_000, 2_500], cluster });
+      const lines = formatResult(result);
+      for (const line of lines.slice(0, 3)) t.diagnostic(line.trim());
+      const report = lines.slice(0, 80).join('\n');
+      for (const kind of faultKinds(cluster)) {
+        assert.ok((result.faults[kind] ?? 0) > 0, `no ${kind} fault ran in seed ${SEED}\n${report}`);
+      }
+      assert.ok(
+        (result.stats.delivered ?? 0) > 0 && (result.stats.requests ?? 0) > 0,
+        `nothing was delivered or requested\n${report}`,
+      );
+      assert.deepEqual(result.violations, [], report);
+    });
+  }
 });
 
 /** The checker on made-up runs: it must find each kind of breach, and nothing in a run without one. */
@@ -202,6 +208,18 @@ describe('fault injection: the checker', () => {
     assert.ok(
       !check(run).violations.some((each) => each.kind === 'handler-twice'),
       'a second run with duplicateRisk is documented',
+    );
+    run.runs[1] = { ...done, run: 'b' };
+    const failover = { kind: 'redis-failover' as const, at: clock - 1, healedAt: clock + 1 };
+    run.faults.push({ ...failover, detail: 'shard of :1 to its replica :2 (CLUSTER FAILOVER)' });
+    assert.ok(
+      check(run).violations.some((each) => each.kind === 'handler-twice'),
+      'a graceful failover loses no claim: a second run is not documented by it',
+    );
+    run.faults.push({ ...failover, detail: 'shard of :1 to its replica :2 (master SIGKILLed, restarted as a replica)' });
+    assert.ok(
+      !check(run).violations.some((each) => each.kind === 'handler-twice'),
+      'a failover after a killed master may lose the claim: documented',
     );
   });
 });

@@ -31,7 +31,8 @@ import type { Lifetime, Recorded } from './truth.js';
  *   answer per id"), where none of the README's reasons for a second run applies.
  * - `handler-twice`: a request id whose handler completed twice where none of the README's reasons
  *   for a second run applies (a takeover or an unreachable Redis, both `ctx.duplicateRisk`; a Redis
- *   restart between the runs); those are counted as `handler-twice-documented`.
+ *   restart, or a failover after a killed master, between the runs); those are counted as
+ *   `handler-twice-documented`.
  * - `not-open`: (checked by the harness) a client not connected again 20 s after everything healed.
  * - `presence`: (checked by the harness, which polls) a node's `presence(room)` never matched the
  *   clients in the room within 30 s of healing.
@@ -592,7 +593,8 @@ function checkRequests(
   /**
    * README, "What once means": the handler runs again when its node died or stopped past the lease
    * (a takeover) or Redis could not be reached (both: ctx.duplicateRisk), and after a Redis restart
-   * (the record is gone). Anything else that makes a second run breaks "usually exactly once".
+   * or a failover that lost the last writes (the record is gone). Anything else that makes a second
+   * run breaks "usually exactly once".
    */
   const documented = (runsOfId: RunRecord[]) => {
     const started = runsOfId.map((run) => starts.get(run.run) ?? run);
@@ -601,6 +603,11 @@ function checkRequests(
     const to = Math.max(...started.map((run) => run.at));
     if (input.faults.some((fault) => fault.kind === 'redis-restart' && fault.at <= to && (fault.healedAt ?? fault.at) >= from)) {
       return 'Redis restarted between the runs';
+    }
+    // A graceful failover loses nothing; a master killed before its replica had the claim does.
+    const lossy = (fault: FaultRecord) => fault.kind === 'redis-failover' && fault.detail.includes('SIGKILL');
+    if (input.faults.some((fault) => lossy(fault) && fault.at <= to && (fault.healedAt ?? fault.at) >= from)) {
+      return 'a master was killed and its replica promoted between the runs';
     }
     return undefined;
   };

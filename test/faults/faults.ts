@@ -1,7 +1,8 @@
 import type { HubNode } from './nodes.js';
 import type { Random } from './prng.js';
 import type { CutKind, FaultProxy } from './proxy.js';
-import type { FaultRedis } from './redis.js';
+import type { FaultRedis, RedisUnderTest } from './redis.js';
+import type { FaultRedisCluster } from './redis-cluster.js';
 
 export const FAULT_KINDS = [
   'cut-rst',
@@ -11,11 +12,17 @@ export const FAULT_KINDS = [
   'node-term',
   'node-stop',
   'redis-restart',
+  'redis-failover',
   'redis-kill-pubsub',
   'redis-kill-normal',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** The kinds a run injects: a single Redis is restarted, a cluster's shard fails over. */
+export function faultKinds(cluster: boolean): FaultKind[] {
+  return FAULT_KINDS.filter((kind) => kind !== (cluster ? 'redis-restart' : 'redis-failover'));
+}
 
 export interface FaultRecord {
   kind: FaultKind;
@@ -30,16 +37,17 @@ export interface FaultRecord {
 export interface InjectorEnv {
   nodes: HubNode[];
   proxies: FaultProxy[];
-  redis: FaultRedis;
+  /** The server (`redis-restart`) or the cluster (`redis-failover`) the nodes run on. */
+  redis: { kind: 'server'; server: FaultRedis } | { kind: 'cluster'; cluster: FaultRedisCluster };
   random: Random;
-  /** Before Redis loses everything: publishing held, the streams read, then `after` (the shutdown) runs before publishing goes on. */
-  beforeRedisLoss: (shutdown: () => Promise<void>) => Promise<void>;
+  /** Before Redis may lose what it holds: publishing held, the streams read, then `loss` (the shutdown, the failover) runs before publishing goes on. */
+  beforeRedisLoss: (loss: () => Promise<void>) => Promise<void>;
   log: (line: string) => void;
 }
 
 /**
  * Injects one fault every `everyMs` (a range), drawn from a seeded PRNG: kinds come from a
- * shuffled bag of all of them, so every kind runs once in every round of nine (a kind that cannot
+ * shuffled bag of the run's kinds, so every kind runs once in every round (a kind that cannot
  * run now, such as a second node fault while one node is down, waits for the next draw). Faults
  * with a duration heal themselves (the node back, the refusal lifted); `healAll` cuts every
  * pending duration short and waits until everything is back.
@@ -56,11 +64,20 @@ export class FaultInjector {
     this.endNow = resolve;
   });
 
-  constructor(private readonly env: InjectorEnv) {}
+  private readonly kinds: FaultKind[];
 
-  counts(): Record<FaultKind, number> {
-    const counts = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
-    for (const record of this.records) counts[record.kind] += 1;
+  constructor(private readonly env: InjectorEnv) {
+    this.kinds = faultKinds(env.redis.kind === 'cluster');
+  }
+
+  private get store(): RedisUnderTest {
+    return this.env.redis.kind === 'server' ? this.env.redis.server : this.env.redis.cluster;
+  }
+
+  /** How many of each of the run's kinds ran. */
+  counts(): Partial<Record<FaultKind, number>> {
+    const counts: Partial<Record<FaultKind, number>> = Object.fromEntries(this.kinds.map((kind) => [kind, 0]));
+    for (const record of this.records) counts[record.kind] = (counts[record.kind] ?? 0) + 1;
     return counts;
   }
 
@@ -92,11 +109,11 @@ export class FaultInjector {
         await node.start();
       }
     }
-    if (!this.env.redis.running) await this.env.redis.startServer();
+    await this.store.heal();
   }
 
   private draw(): FaultKind | undefined {
-    if (this.bag.length === 0) this.bag = this.env.random.shuffle(FAULT_KINDS);
+    if (this.bag.length === 0) this.bag = this.env.random.shuffle(this.kinds);
     const index = this.bag.findIndex((kind) => this.possible(kind));
     if (index < 0) return undefined;
     return this.bag.splice(index, 1)[0];
@@ -104,7 +121,7 @@ export class FaultInjector {
 
   private possible(kind: FaultKind): boolean {
     if (kind.startsWith('node-')) return !this.nodeBusy && this.env.nodes.some((node) => node.status === 'up');
-    if (kind.startsWith('redis-')) return !this.redisBusy && this.env.redis.running;
+    if (kind.startsWith('redis-')) return !this.redisBusy && this.store.running;
     return true;
   }
 
@@ -125,6 +142,7 @@ export class FaultInjector {
 
   private async apply(kind: FaultKind, record: FaultRecord): Promise<void> {
     const { random, proxies, nodes, redis } = this.env;
+    const store = this.store;
     switch (kind) {
       case 'cut-rst':
       case 'cut-fin': {
@@ -172,14 +190,24 @@ export class FaultInjector {
         }
         return;
       }
-      case 'redis-restart': {
+      case 'redis-restart':
+      case 'redis-failover': {
         this.redisBusy = true;
         try {
+          if (redis.kind === 'cluster') {
+            // The snapshot first; publishing goes on through the failover, which is the point of it:
+            // what a killed master had not passed on is lost, the clients that got it live say so.
+            record.detail = 'a shard fails over';
+            await this.env.beforeRedisLoss(async () => {});
+            record.detail = await redis.cluster.failover(random);
+            return;
+          }
+          const { server } = redis;
           const ms = random.int(500, 2_000);
           record.detail = `SHUTDOWN NOSAVE, started again after ${ms} ms`;
-          await this.env.beforeRedisLoss(() => redis.shutdown());
+          await this.env.beforeRedisLoss(() => server.shutdown());
           await this.sleep(ms);
-          await redis.startServer();
+          await server.startServer();
         } finally {
           this.redisBusy = false;
         }
@@ -188,8 +216,8 @@ export class FaultInjector {
       case 'redis-kill-pubsub':
       case 'redis-kill-normal': {
         const type = kind === 'redis-kill-pubsub' ? 'pubsub' : 'normal';
-        const killed = await redis.command(['CLIENT', 'KILL', 'TYPE', type]);
-        record.detail = `CLIENT KILL TYPE ${type}: ${String(killed)} killed`;
+        const killed = await store.killClients(type);
+        record.detail = `CLIENT KILL TYPE ${type}: ${killed} killed`;
         return;
       }
     }

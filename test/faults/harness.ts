@@ -1,12 +1,13 @@
 import { type CheckInput, type CheckResult, check, type Violation } from './checker.js';
 import { FaultClient } from './clients.js';
-import { FAULT_KINDS, FaultInjector, type FaultKind, type FaultRecord } from './faults.js';
+import { FaultInjector, type FaultKind, type FaultRecord } from './faults.js';
 import { HubNode } from './nodes.js';
 import { Random } from './prng.js';
 import { killAll } from './processes.js';
 import { FaultProxy } from './proxy.js';
 import { Publisher } from './publishers.js';
 import { FaultRedis } from './redis.js';
+import { FaultRedisCluster } from './redis-cluster.js';
 import { type Lifetime, snapshot } from './truth.js';
 
 export interface RunOptions {
@@ -15,6 +16,8 @@ export interface RunOptions {
   seconds: number;
   /** false: the route has no `recover` (RECOVER=0), to show that the checker finds the losses. */
   recover?: boolean;
+  /** true: the nodes run on a Redis Cluster of three shards with a replica each, and a shard fails over where a single Redis would restart. */
+  cluster?: boolean;
   clients?: number;
   nodes?: number;
   /** A fault every `everyMs[0]`–`everyMs[1]` ms. */
@@ -28,7 +31,8 @@ export interface RunOptions {
 export interface RunResult {
   seed: number;
   recover: boolean;
-  faults: Record<FaultKind, number>;
+  cluster: boolean;
+  faults: Partial<Record<FaultKind, number>>;
   faultLog: FaultRecord[];
   violations: Violation[];
   notes: string[];
@@ -53,7 +57,7 @@ const PRESENCE_WITHIN_MS = 30_000;
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * One seed: a private Redis, three hub nodes behind fault proxies, six clients, three publishers,
+ * One seed: a private Redis (or Redis Cluster), three hub nodes behind fault proxies, six clients, three publishers,
  * faults for `seconds`; then everything healed, publishing stopped, the clients left to settle,
  * presence polled, and what every client got checked against the streams (checker.ts).
  */
@@ -63,7 +67,10 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
   const random = new Random(options.seed);
   const log = options.log ?? (() => {});
   const prefix = `faults${options.seed}`;
-  const redis = await FaultRedis.start();
+  const cluster = options.cluster ?? false;
+  const server = cluster ? undefined : await FaultRedis.start();
+  const redisCluster = cluster ? await FaultRedisCluster.start(random.fork('cluster')) : undefined;
+  const redis = (server ?? redisCluster) as FaultRedis | FaultRedisCluster;
   const proxies: FaultProxy[] = [];
   const nodes: HubNode[] = [];
   const clients: FaultClient[] = [];
@@ -78,7 +85,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
       proxies.push(proxy);
       nodes.push(
         new HubNode(index, `n${index}`, proxy, {
-          REDIS_URL: redis.url,
+          ...redis.nodeEnv,
           PREFIX: prefix,
           SEED: String(options.seed),
           RECOVER: recover ? '1' : '0',
@@ -87,7 +94,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     }
     await Promise.all(nodes.map((node) => node.start()));
     log(
-      `seed ${options.seed}: redis :${redis.port}, nodes ${nodes.map((node) => `${node.name}:${node.port} behind :${node.proxy.port}`).join(', ')}`,
+      `seed ${options.seed}: ${redis.description}, nodes ${nodes.map((node) => `${node.name}:${node.port} behind :${node.proxy.port}`).join(', ')}`,
     );
 
     for (let index = 0; index < (options.clients ?? 6); index++) {
@@ -118,16 +125,16 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     const injector = new FaultInjector({
       nodes,
       proxies,
-      redis,
+      redis: server ? { kind: 'server', server } : { kind: 'cluster', cluster: redisCluster as FaultRedisCluster },
       random: random.fork('faults'),
       log,
-      beforeRedisLoss: async (shutdown) => {
+      beforeRedisLoss: async (loss) => {
         // Publishing held while the streams are read, so that the snapshot holds all this lifetime recorded.
         await Promise.all(publishers.map((publisher) => publisher.pause()));
         await delay(300);
         lifetimes.push(await snapshot(redis, prefix, ROOMS));
         try {
-          await shutdown();
+          await loss();
         } finally {
           for (const publisher of publishers) publisher.resume();
         }
@@ -192,6 +199,7 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     return {
       seed: options.seed,
       recover,
+      cluster,
       faults: injector.counts(),
       faultLog: injector.records,
       violations: [...result.violations, ...stuck, ...presence],
@@ -264,8 +272,10 @@ async function checkPresence(nodes: HubNode[], clients: FaultClient[]): Promise<
 /** The report of one seed: faults by kind, then every violation, one line each. */
 export function formatResult(result: RunResult): string[] {
   const lines = [
-    `seed ${result.seed}${result.recover ? '' : ' (route without recover)'}: ${result.violations.length} violation(s) in ${(result.durationMs / 1000).toFixed(0)} s`,
-    `  faults: ${FAULT_KINDS.map((kind) => `${kind} ${result.faults[kind]}`).join(', ')}`,
+    `seed ${result.seed}${result.cluster ? ' on Redis Cluster' : ''}${result.recover ? '' : ' (route without recover)'}: ${result.violations.length} violation(s) in ${(result.durationMs / 1000).toFixed(0)} s`,
+    `  faults: ${Object.entries(result.faults)
+      .map(([kind, count]) => `${kind} ${count}`)
+      .join(', ')}`,
     `  stats: ${Object.entries(result.stats)
       .map(([name, value]) => `${name} ${value}`)
       .join(', ')}`,

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { redisAnswering } from '../../scripts/local-redis-cluster.js';
 import { exited, removeDirectory, signalGroup, track, trackDirectory } from './processes.js';
 
@@ -24,7 +24,62 @@ export function freePort(): Promise<number> {
  * directory of its own: nothing another test or run uses, so that it can be restarted, and its
  * clients killed, at will.
  */
-export class FaultRedis {
+/** The reads the checker makes (a server's or a cluster's client). */
+export type RedisReads = Pick<Redis, 'hget' | 'xrange' | 'lrange'>;
+
+/** What the harness and the injector need of the Redis the nodes run on: one server or a cluster. */
+export interface RedisUnderTest {
+  /** Everything up, nothing being restarted or failed over. */
+  readonly running: boolean;
+  /** How the hub nodes reach it (REDIS_URL or REDIS_CLUSTER). */
+  readonly nodeEnv: Record<string, string>;
+  readonly description: string;
+  with<T>(work: (redis: RedisReads) => Promise<T>, timeoutMs?: number): Promise<T>;
+  /** CLIENT KILL TYPE `type` on every server: how many connections went. */
+  killClients(type: 'pubsub' | 'normal'): Promise<number>;
+  /** Everything back up. */
+  heal(): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Runs `work` on `client` (connected first), then disconnects it; gives up after `timeoutMs`. The
+ * client is a one-off of the harness, so that a fault never touches a hub's connections through it.
+ */
+export async function usingClient<C extends Redis | Cluster, T>(
+  client: C,
+  work: (client: C) => Promise<T>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  client.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await client.connect();
+    return await Promise.race([
+      work(client),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    client.disconnect();
+  }
+}
+
+/** A one-off connection to `url`, failing at once rather than retrying. */
+function oneOff(url: string): Redis {
+  return new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+}
+
+/** `args` on a one-off connection to `url`, given up after `timeoutMs`. */
+export function commandOn(url: string, args: string[], timeoutMs = 3_000): Promise<unknown> {
+  const [name, ...rest] = args;
+  return usingClient(oneOff(url), (redis) => redis.call(name as string, ...rest), timeoutMs, `redis ${args.join(' ')}`);
+}
+
+export class FaultRedis implements RedisUnderTest {
   private server: ChildProcess | undefined;
   private readonly dir = trackDirectory(mkdtempSync(path.join(os.tmpdir(), 'switchboard-faults-')));
 
@@ -45,6 +100,14 @@ export class FaultRedis {
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get nodeEnv(): Record<string, string> {
+    return { REDIS_URL: this.url };
+  }
+
+  get description(): string {
+    return `redis :${this.port}`;
   }
 
   get running(): boolean {
@@ -79,38 +142,22 @@ export class FaultRedis {
   }
 
   /** A one-off connection of its own (`CLIENT KILL` spares the caller: SKIPME defaults to yes). */
-  async command(args: string[], timeoutMs = 3_000): Promise<unknown> {
-    const redis = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    redis.on('error', () => {});
-    try {
-      await redis.connect();
-      const [name, ...rest] = args;
-      return await Promise.race([
-        redis.call(name as string, ...rest),
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`redis ${args.join(' ')} timed out`)), timeoutMs)),
-      ]);
-    } finally {
-      redis.disconnect();
-    }
+  command(args: string[], timeoutMs = 3_000): Promise<unknown> {
+    return commandOn(this.url, args, timeoutMs);
+  }
+
+  async killClients(type: 'pubsub' | 'normal'): Promise<number> {
+    return Number(await this.command(['CLIENT', 'KILL', 'TYPE', type]));
+  }
+
+  /** Started again if it was shut down. */
+  async heal(): Promise<void> {
+    if (!this.running) await this.startServer();
   }
 
   /** Runs `work` on a connection of its own, closed afterwards; gives up after `timeoutMs`. */
-  async with<T>(work: (redis: Redis) => Promise<T>, timeoutMs = 10_000): Promise<T> {
-    const redis = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    redis.on('error', () => {});
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await redis.connect();
-      return await Promise.race([
-        work(redis),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`redis work timed out after ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      redis.disconnect();
-    }
+  with<T>(work: (redis: Redis) => Promise<T>, timeoutMs = 10_000): Promise<T> {
+    return usingClient(oneOff(this.url), work, timeoutMs, 'redis work');
   }
 
   stop(): void {

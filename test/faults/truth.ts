@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { RunRecord } from './nodes.js';
-import type { FaultRedis } from './redis.js';
+import type { RedisReads, RedisUnderTest } from './redis.js';
 
 /** A message as the room's stream recorded it. */
 export interface Recorded {
@@ -23,10 +22,10 @@ export interface Lifetime {
 /**
  * Reads what the private Redis holds now: for each room its epoch (the `:pos` hash) and its stream
  * (`<prefix>:h:{<room>}:stream`, whose entries carry the positioned frame in field `f`), and the
- * lists the nodes record handler runs in. Taken before every Redis restart and at the end, so the
- * truth is the union of every lifetime of the server.
+ * lists the nodes record handler runs in. Taken before every Redis restart or failover and at the
+ * end, so the truth is the union of every lifetime of the server.
  */
-export async function snapshot(redis: FaultRedis, prefix: string, rooms: string[]): Promise<Lifetime> {
+export async function snapshot(redis: RedisUnderTest, prefix: string, rooms: string[]): Promise<Lifetime> {
   const at = Date.now();
   try {
     return await redis.with(async (client) => {
@@ -48,7 +47,7 @@ export async function snapshot(redis: FaultRedis, prefix: string, rooms: string[
   }
 }
 
-async function readRoom(client: Redis, prefix: string, room: string) {
+async function readRoom(client: RedisReads, prefix: string, room: string) {
   const tag = `${prefix}:h:{${room}}`;
   const epoch = (await client.hget(`${tag}:pos`, 'e')) ?? undefined;
   const entries: Recorded[] = [];
