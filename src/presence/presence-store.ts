@@ -25,7 +25,7 @@ export type Transition = PresenceEvent & { version: number };
  * write, so that a change made meanwhile is neither undone nor counted twice.
  */
 export interface HeldPresence {
-  /** The rooms and users this node has connections of, and those whose last change may not have reached the store. */
+  /** The rooms and users this node has connections of, and those whose last change may not have reached the store (or been lost by it). */
   keys(): Iterable<[room: string, userId: string]>;
   /** This node's connections of `userId` in `room` now (0 when none), with the user's tenant. */
   now(room: string, userId: string): { connections: number; tenantId?: string };
@@ -55,7 +55,8 @@ export interface PresenceStore {
   /**
    * What this node holds. The store reads it to write it again, and may check now and then that it
    * still has it: `lost` is called when it finds it does not (this node was taken for dead, Redis
-   * restarted, a write failed half-way), and the node then calls `restore()`.
+   * restarted, a write failed half-way, a replica took over from a master that may not have passed
+   * on the last writes), and the node then calls `restore()`.
    */
   hold(held: HeldPresence, lost: () => void): void;
   /**

@@ -70,6 +70,8 @@ export class RedisPresence implements PresenceStore {
   /** Restores under way: the index is being written, so it is not checked meanwhile. */
   private restoring = 0;
   private closed = false;
+  /** The masters' replication ids at the last look: a new one means a replica took over (or Redis restarted). */
+  private writers: string | undefined;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -176,9 +178,11 @@ export class RedisPresence implements PresenceStore {
       check ? this.redis.scard(this.index(this.nodeId)) : undefined,
     ]);
     const others = nodes.filter((node) => node !== this.nodeId);
-    if (this.registered && (!nodes.includes(this.nodeId) || (check && indexed !== expected))) {
+    const newWriter = await this.writersChanged();
+    if (this.registered && (!nodes.includes(this.nodeId) || (check && indexed !== expected) || newWriter)) {
       // Taken for dead (a long pause: its share was taken away, maybe while it wrote it again), a
-      // Redis restart, a write lost with its connection: the hub writes its share again.
+      // Redis restart, a write lost with its connection, a failover that may have lost the last
+      // writes the old master acknowledged: the hub writes its share again.
       this.registered = false;
       this.lost();
     }
@@ -191,6 +195,28 @@ export class RedisPresence implements PresenceStore {
       const left = await this.takeAway(node);
       if (left.length > 0) for (const listener of this.orphaned) listener(left);
     }
+  }
+
+  /**
+   * Whether a master's replication id changed since the last look (the first look, when the node
+   * registers, sets what the next ones compare with). A promoted replica and a restarted Redis have
+   * a new one; a failover under way, when a master cannot be asked, is seen at a later look.
+   */
+  private async writersChanged(): Promise<boolean> {
+    const redis = this.redis;
+    const masters = 'nodes' in redis && typeof redis.nodes === 'function' ? redis.nodes('master') : [redis];
+    let writers: string;
+    try {
+      const ids = await Promise.all(
+        masters.map(async (master) => /master_replid:(\w+)/.exec(await master.info('replication'))?.[1] ?? ''),
+      );
+      writers = ids.sort().join(',');
+    } catch {
+      return false;
+    }
+    const changed = this.writers !== undefined && writers !== this.writers;
+    this.writers = writers;
+    return changed;
   }
 
   /** Removes a node's share of every room it held, returning the leaves that made. */
@@ -248,6 +274,7 @@ export class RedisPresence implements PresenceStore {
   private async register(): Promise<void> {
     if (this.registered) return;
     this.registered = true;
+    if (this.writers === undefined) void this.writersChanged();
     await this.redis.sadd(this.nodesKey(), this.nodeId);
   }
 
