@@ -47,7 +47,7 @@ export class Continuity {
    * frames come over different connections to a shared store, so frames the read already covered
    * can still be on their way; they are left out until the first newer one.
    */
-  private readonly floors = new Map<WebSocket, Map<string, number>>();
+  private readonly floors = new Map<WebSocket, Map<string, Position>>();
   /**
    * Rooms whose position a connection could not be told (the history read failed): it gets it
    * with the first positioned frame of the room, just before it.
@@ -131,20 +131,7 @@ export class Continuity {
         release();
         this.reportError(error, { during: 'history read', room });
         if (from !== undefined) this.observers.recovered('failed');
-        // Nothing can be said of what it missed: a gap, so the app reloads; what was held is newer
-        // than that. The position follows as soon as one is known: the node's own view of the
-        // room, the first frame held, or else the first frame to come.
-        send(ws, gapFrame(room, 'unknown'));
-        const first = held[0];
-        const known = this.sequence?.position(room);
-        if (first !== undefined) {
-          send(ws, positionFrame(room, { offset: offsetOf(first) - 1, epoch: epochOf(first) ?? '' }));
-          for (const frame of held) send(ws, frame);
-        } else if (known) {
-          send(ws, positionFrame(room, known));
-        } else {
-          this.setUnplaced(ws, room);
-        }
+        this.afterFailedRead(ws, room, from, held);
       },
     );
   }
@@ -238,6 +225,38 @@ export class Continuity {
     });
   }
 
+  /**
+   * The rejoin's read failed. Where the node's own view of the room (the first frame held, or the
+   * last it handed on) is not ahead of where the connection resumes from, nothing is missing: the
+   * connection stays at its own position and gets only what comes after it. Otherwise nothing can
+   * be said of what it missed: a gap, so the app reloads, then that view's position and what was
+   * held. With no view yet, the position goes before the first frame to come.
+   */
+  private afterFailedRead(ws: WebSocket, room: string, from: Position | undefined, held: string[]): void {
+    const first = held[0];
+    const known =
+      first !== undefined ? { offset: offsetOf(first) - 1, epoch: epochOf(first) ?? '' } : this.sequence?.position(room);
+    if (!known) {
+      send(ws, gapFrame(room, 'unknown'));
+      if (from) this.setFloor(ws, room, from);
+      this.setUnplaced(ws, room);
+      return;
+    }
+    const ahead = from !== undefined && from.epoch === known.epoch && from.offset >= known.offset;
+    if (!ahead) send(ws, gapFrame(room, 'unknown'));
+    const start = ahead ? from : known;
+    send(ws, positionFrame(room, start));
+    let floor = start;
+    for (const frame of held) {
+      const offset = offsetOf(frame);
+      const epoch = epochOf(frame) ?? floor.epoch;
+      if (epoch === floor.epoch && offset <= floor.offset) continue;
+      floor = { offset, epoch };
+      send(ws, frame);
+    }
+    if (ws.readyState === 1) this.setFloor(ws, room, floor);
+  }
+
   /** A positioned frame to the room's recovering connections here: held during a replay, above each one's floor. */
   private sendPositioned(room: string, frame: string, members = this.membersOf(room), report = true): BroadcastResult {
     const positioned: WebSocket[] = [];
@@ -261,7 +280,10 @@ export class Continuity {
     for (const ws of this.membersOf(room)) {
       // One being replayed gets the room from its own read.
       if (!this.recovering.has(ws) || this.held.get(ws)?.has(room)) continue;
-      this.setFloor(ws, room, position.offset);
+      // One whose own read took it past the hole has all of it: it goes on from where it is.
+      const floor = this.floors.get(ws)?.get(room);
+      if (floor && floor.epoch === position.epoch && floor.offset >= position.offset) continue;
+      this.setFloor(ws, room, position);
       send(ws, gap);
       send(ws, placed);
     }
@@ -322,18 +344,18 @@ export class Continuity {
       last = offset;
       send(ws, frame);
     }
-    if (shared && ws.readyState === 1) this.setFloor(ws, room, last);
+    if (shared && ws.readyState === 1) this.setFloor(ws, room, { offset: last, epoch: position.epoch });
     if (shared) this.sequence?.placed(room, read.position);
   }
 
-  private setFloor(ws: WebSocket, room: string, offset: number): void {
+  private setFloor(ws: WebSocket, room: string, floor: Position): void {
     let rooms = this.floors.get(ws);
     if (!rooms) {
       rooms = new Map();
       this.floors.set(ws, rooms);
       ws.once('close', () => this.floors.delete(ws));
     }
-    rooms.set(room, offset);
+    rooms.set(room, floor);
   }
 
   /** Whether a live frame is newer than what the connection got from its replay; the first that is lifts the floor. */
@@ -341,7 +363,8 @@ export class Continuity {
     const rooms = this.floors.get(ws);
     const floor = rooms?.get(room);
     if (rooms === undefined || floor === undefined) return true;
-    if (offsetOf(frame) <= floor) return false;
+    // A frame of another epoch is past the floor: the room's history started again.
+    if (epochOf(frame) === floor.epoch && offsetOf(frame) <= floor.offset) return false;
     rooms.delete(room);
     if (rooms.size === 0) this.floors.delete(ws);
     return true;
