@@ -3,7 +3,6 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Server as SocketIOServer, ServerOptions as SocketIOServerOptions } from 'socket.io';
 import type { WebSocketServer } from 'ws';
 import { mountHandler } from './adapters/handler.js';
-import { optionalRequire } from './adapters/optional-require.js';
 import { mountStandIn, type ServerStandIn } from './adapters/server-stand-in.js';
 import { type LegacyMount, mountSocketIO } from './adapters/socketio.js';
 import { mountWs, type WsRouteServerOptions } from './adapters/ws.js';
@@ -23,6 +22,7 @@ import {
 } from './hub/index.js';
 import { invalidOption } from './hub/options.js';
 import { type DashboardOptions, type MountedDashboard, mountDashboard } from './operations/dashboard.js';
+import { optionalRequire } from './optional-require.js';
 import type { Presence } from './presence/presence.js';
 import type { PresenceMember } from './presence/presence-store.js';
 import {

@@ -1,11 +1,11 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { Server as SocketIOServer } from 'socket.io';
-import { optionalRequire } from '../adapters/optional-require.js';
 import { RedisAnswerRecord } from '../continuity/answer-record.js';
 import { checkSharedHistory } from '../continuity/history.js';
 import { RedisHistory } from '../continuity/redis-history.js';
 import { ANSWERS_KEPT_MS } from '../continuity/requests.js';
 import { SwitchboardError } from '../errors.js';
+import { optionalRequire } from '../optional-require.js';
 import { RedisPresence } from '../presence/redis-presence.js';
 import { within } from '../within.js';
 import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, newNodeId } from './broker.js';

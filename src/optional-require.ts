@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { SwitchboardError } from '../errors.js';
+import { SwitchboardError } from './errors.js';
 
 const load = createRequire(import.meta.url);
 
