@@ -22,6 +22,7 @@ import {
 } from './hub/index.js';
 import { invalidOption } from './hub/options.js';
 import { type DashboardOptions, type MountedDashboard, mountDashboard } from './operations/dashboard.js';
+import { NodeReports } from './operations/node-reports.js';
 import { optionalRequire } from './optional-require.js';
 import type { Presence } from './presence/presence.js';
 import type { PresenceMember } from './presence/presence-store.js';
@@ -54,6 +55,8 @@ export class Switchboard extends Hub {
   private leaving: Promise<void> | undefined;
   /** `options.history`, as checked. */
   readonly historyOptions: HistoryOptions | undefined;
+  /** This node's reports to the others and theirs (what every node's dashboard shows). */
+  readonly nodeReports: NodeReports;
   private shared:
     | {
         io: SocketIOServer;
@@ -79,6 +82,7 @@ export class Switchboard extends Hub {
       ...(history && { history }),
       ...(options.presence === false && { presence: false }),
     });
+    this.nodeReports = new NodeReports(this);
   }
 
   /**
@@ -87,6 +91,7 @@ export class Switchboard extends Hub {
    */
   override close(options?: CloseOptions): Promise<void> {
     // The same promise for every call, as the Hub's own.
+    this.nodeReports.stop();
     this.leaving ??= super.close(options).then(() => this.realtime.finished);
     return this.leaving;
   }

@@ -20,7 +20,7 @@ interface Node {
   clients: WebSocket[];
 }
 
-async function startNode(prefix: string, options: { readonly?: boolean } = {}): Promise<Node> {
+async function startNode(prefix: string, options: { readonly?: boolean; dashboard?: boolean } = {}): Promise<Node> {
   const server = http.createServer((_req, res) => res.end('app'));
   const hub = switchboard(server, { broker: redisBroker({ url: 'redis://127.0.0.1:6379', prefix }) });
   hub.ws(
@@ -34,7 +34,8 @@ async function startNode(prefix: string, options: { readonly?: boolean } = {}): 
     },
   );
   hub.io().of('/admin');
-  hub.dashboard('/_ops', { authenticate, ...options });
+  const { dashboard = true, ...dashboardOptions } = options;
+  if (dashboard) hub.dashboard('/_ops', { authenticate, ...dashboardOptions });
   await hub.ready();
   const { port } = await listen(server);
   return { server, hub, base: `http://127.0.0.1:${port}`, clients: [] };
@@ -287,5 +288,27 @@ describe('hub.dashboard(): the operations page, for every node of the cluster', 
       await hub.close({ timeoutMs: 100 });
       await closeServer(server);
     }
+  });
+});
+
+describe('hub.dashboard() on one node of the cluster only (an admin node)', () => {
+  it('lists every node, with its connections, though only one mounts the page', async (t) => {
+    const prefix = `dashboard-admin-${randomUUID()}`;
+    const admin = await startNode(prefix);
+    const worker = await startNode(prefix, { dashboard: false });
+    t.after(() => Promise.all([stopNode(admin), stopNode(worker)]));
+    worker.clients.push(await open(`${worker.base.replace('http', 'ws')}/chat?user=w1&tenant=acme`));
+    const page = await fetch(`${worker.base}/_ops/state`, { headers: { cookie: COOKIE } });
+    assert.equal(await page.text(), 'app', 'the worker has no page: its app answers');
+    await eventually(
+      async () => {
+        const nodes = (await state(admin)).nodes;
+        return nodes.length === 2 && nodes[1]?.stats.connections === 1 && nodes[1].activity.tenants.acme === 1;
+      },
+      20_000,
+      "the worker, with its connection, on the admin node's dashboard",
+    );
+    const ids = (await state(admin)).nodes.map((node) => node.id);
+    assert.deepEqual(ids, [admin.hub.realtime.link.nodeId, worker.hub.realtime.link.nodeId]);
   });
 });

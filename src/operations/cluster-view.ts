@@ -7,21 +7,31 @@ export const REPORT_INTERVAL_MS = 5_000;
 export const NODE_EXPIRY_MS = 15_000;
 
 /**
- * Every node of the cluster as its own reports tell it: each hub with a dashboard sends its report
- * over the broker every few seconds and keeps the others' latest, forgetting a node whose reports
- * stopped. The in-memory broker carries them between the hubs of one process, Redis across processes.
+ * Every node of the cluster as its own reports tell it: each hub sends its report over the broker
+ * every few seconds, from the moment its broker is ready, and keeps the others' latest, forgetting
+ * a node whose reports stopped. The in-memory broker carries them between the hubs of one process,
+ * Redis across processes.
  */
 export class ClusterView {
   private readonly others = new Map<string, { report: NodeReport; heardAt: number }>();
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(
     private readonly link: BrokerLink,
     private readonly own: () => NodeReport,
   ) {
-    this.send();
-    this.timer = setInterval(() => this.send(), REPORT_INTERVAL_MS);
-    this.timer.unref();
+    link.ready.then(
+      () => {
+        if (this.closed) return;
+        this.send();
+        this.timer = setInterval(() => this.send(), REPORT_INTERVAL_MS);
+        this.timer.unref();
+      },
+      () => {
+        // A broker that never came up: the hub says so itself (hub.ready()); nothing to report to.
+      },
+    );
   }
 
   /** A report from another node (the bus calls this). */
@@ -38,6 +48,7 @@ export class ClusterView {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
   }
 

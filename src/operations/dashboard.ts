@@ -4,10 +4,8 @@ import { SwitchboardError } from '../errors.js';
 import { findings } from '../guard/findings.js';
 import type { Route, RouteOptions } from '../hub/index.js';
 import type { Switchboard } from '../switchboard.js';
-import { ClusterView } from './cluster-view.js';
+import type { ClusterView } from './cluster-view.js';
 import { ConnectionDirectory } from './connection-directory.js';
-import { LocalActivity } from './local-activity.js';
-import { nodeReport } from './node-report.js';
 import { dashboardPage } from './page.js';
 import { PresenceView } from './presence-view.js';
 import { UserLookup } from './user-lookup.js';
@@ -50,10 +48,8 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
   checkOptions(pattern, options);
   const readonly = options.readonly ?? true;
   const routeOptions: RouteOptions = options.authenticate ? { authenticate: options.authenticate } : {};
-  const activity = new LocalActivity(hub);
-  const view = new ClusterView(hub.realtime.link, () =>
-    nodeReport(hub, hub.realtime.link.nodeId, hub.realtime.brokerIsUp, activity.snapshot()),
-  );
+  // Every hub reports itself and hears the others (NodeReports): the page reads what it heard.
+  const { view } = hub.nodeReports;
   const directory = new ConnectionDirectory(hub, hub.realtime.link.nodeId);
   const presence = new PresenceView(hub);
   const lookup = new UserLookup(hub.realtime.link, directory, () =>
@@ -62,10 +58,7 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
       .slice(1)
       .map(({ id }) => id),
   );
-  const stopHearing = hub.realtime.observers.add({
-    nodeReported: (report) => view.heard(report),
-    operations: (message) => lookup.heard(message),
-  });
+  const stopHearing = hub.realtime.observers.add({ operations: (message) => lookup.heard(message) });
 
   const state = (): DashboardState => {
     const nodes = view.nodes();
@@ -143,8 +136,6 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
   // Run once by hub.close(), through the first of the two routes.
   const stop = () => {
     clearInterval(push);
-    view.close();
-    activity.stop();
     directory.stop();
     lookup.stop();
     stopHearing();

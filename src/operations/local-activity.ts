@@ -1,7 +1,11 @@
 import { namespacesOf } from '../adapters/socketio.js';
-import type { Switchboard } from '../switchboard.js';
+import type { Hub } from '../hub/index.js';
+import type { Realtime } from '../realtime/index.js';
 
-/** What this node has seen since its dashboard was mounted, beside the hub's own counters. */
+/** What the node's reports read: the hub (routes, counters, connections) and its realtime layer. */
+export type ReportingHub = Hub & { readonly realtime: Realtime };
+
+/** What this node has seen since its hub started, beside the hub's own counters. */
 export interface Activity {
   /** Open connections by tenant (tenants named by the routes' identity); the dashboard is not a metric, so ids are fine here. */
   tenants: Record<string, number>;
@@ -20,7 +24,7 @@ export class LocalActivity {
   private published = 0;
   private readonly undo: Array<() => void> = [];
 
-  constructor(private readonly hub: Switchboard) {
+  constructor(private readonly hub: ReportingHub) {
     const opened = ({ ctx }: { ctx: { identity?: { tenantId?: string } } }) => {
       const tenant = ctx.identity?.tenantId;
       if (tenant !== undefined) this.tenants.set(tenant, (this.tenants.get(tenant) ?? 0) + 1);
