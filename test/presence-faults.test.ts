@@ -353,5 +353,20 @@ describe('presence under faults: after healing, every node says the truth', () =
 
     await cluster.failover(await cluster.masterOf(shares), true);
     await healed(world, 'rf', [a, b]);
+
+    // A leave lost the same way by a node that dies before it sees the failover: the node that
+    // reaps it finds the room and user in its index still, and writes the leave again.
+    const dan = await world.connect(b, 'dan', ['rf']);
+    await healed(world, 'rf', [a, b]);
+    const danShare = Object.keys(await admin.hgetall(shares)).find((field) => field.endsWith('\tdan'));
+    assert.ok(danShare, `dan's share is in ${shares}`);
+    world.drop(dan);
+    await healed(world, 'rf', [a, b]);
+    await admin.hset(shares, danShare, '1');
+    await admin.hset(users, 'dan', '1');
+    await admin.hset(`${prefix}:presence:{rf}:t`, 'dan', 't');
+    await b.stop(); // SIGKILL
+    world.lost(b);
+    await healed(world, 'rf', [a]);
   });
 });

@@ -25,7 +25,7 @@ export type Transition = PresenceEvent & { version: number };
  * write, so that a change made meanwhile is neither undone nor counted twice.
  */
 export interface HeldPresence {
-  /** The rooms and users this node has connections of, and those whose last change may not have reached the store (or been lost by it). */
+  /** The rooms and users this node has connections of, and those whose last change may not have reached the store. */
   keys(): Iterable<[room: string, userId: string]>;
   /** This node's connections of `userId` in `room` now (0 when none), with the user's tenant. */
   now(room: string, userId: string): { connections: number; tenantId?: string };

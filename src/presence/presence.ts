@@ -7,12 +7,6 @@ import { PRESENCE_EVENT, presenceMessage, presenceStateMessage } from './wire.js
 
 /** How long a node remembers a leave, against a join of the same user that was announced before it and is still on its way. */
 const LEAVES_KEPT_MS = 30_000;
-/**
- * How long a restore also writes the rooms and users this node's last connection left (as 0): a
- * leave Redis acknowledged can still be lost, when its master dies before its replica has it and
- * the replica takes over; the store notices the new master within seconds and asks for a restore.
- */
-const RECENT_LEAVES_MS = 60_000;
 /** How soon a restore that failed, or a change that did not reach the store, is written again. */
 const RESTORE_RETRY_MS = 1_000;
 /**
@@ -50,8 +44,6 @@ export class Presence {
    * that a restore forgets only those it wrote after them.
    */
   private readonly unsure = new Map<string, [string, string]>();
-  /** Rooms and users this node's last connection left lately, oldest first, with when (see RECENT_LEAVES_MS). */
-  private readonly recentlyLeft = new Map<string, { pair: [string, string]; at: number }>();
   private readonly wsIdentity = new WeakMap<WebSocket, Identity>();
   /** Connections of routes with `presence: true`: told of joins and leaves in their rooms. */
   private readonly wsTold = new WeakSet<WebSocket>();
@@ -203,9 +195,6 @@ export class Presence {
       users.delete(userId);
       if (users.size === 0) this.local.delete(room);
       if (had) this.heldCount--;
-      const key = `${room}\u0000${userId}`;
-      this.recentlyLeft.delete(key);
-      this.recentlyLeft.set(key, { pair: [room, userId], at: Date.now() });
     } else {
       users.set(userId, held);
       if (!had) this.heldCount++;
@@ -251,11 +240,6 @@ export class Presence {
   private forgetOldLeaves(): void {
     const before = Date.now() - LEAVES_KEPT_MS;
     for (const [key, { type, at }] of this.latest) if (type === 'leave' && at < before) this.latest.delete(key);
-    const recent = Date.now() - RECENT_LEAVES_MS;
-    for (const [key, { at }] of this.recentlyLeft) {
-      if (at >= recent) break;
-      this.recentlyLeft.delete(key);
-    }
   }
 
   /** Sends a connection that entered a room on a told route who is in it already. */
@@ -272,11 +256,10 @@ export class Presence {
     );
   }
 
-  /** What a restore writes: every room and user this node has connections of, those it is unsure of, and those it left lately. */
+  /** What a restore writes: every room and user this node has connections of, and those it is unsure of. */
   private *heldKeys(): Iterable<[string, string]> {
     for (const [room, users] of this.local) for (const userId of users.keys()) yield [room, userId];
     yield* this.unsure.values();
-    for (const { pair } of this.recentlyLeft.values()) yield pair;
   }
 
   private failed(error: unknown, fields: Record<string, unknown>): void {

@@ -58,6 +58,14 @@ return {0}
 /** How many rooms and users a restore writes at once. */
 const RESTORE_BATCH = 500;
 
+/**
+ * How long the index keeps a room and user the node's last connection left. A leave Redis
+ * acknowledged can still be lost, when its master dies before its replica has it and the replica
+ * takes over: while the index lists it, a rewrite of the node's share (after the failover is
+ * seen) or the reap of the node (if it died meanwhile) writes the leave again.
+ */
+export const LEAVES_INDEXED_MS = 60_000;
+
 /** How often each node looks for dead nodes; with the 15 s liveness key, a dead node is reaped within 20 s. */
 export const REAP_INTERVAL_MS = 5_000;
 
@@ -70,6 +78,8 @@ export class RedisPresence implements PresenceStore {
   /** Restores under way: the index is being written, so it is not checked meanwhile. */
   private restoring = 0;
   private closed = false;
+  /** Index entries of rooms and users this node left, by when (kept LEAVES_INDEXED_MS), oldest first. */
+  private readonly lingering = new Map<string, number>();
   /** The masters' replication ids at the last look: a new one means a replica took over (or Redis restarted). */
   private writers: string | undefined;
 
@@ -169,10 +179,11 @@ export class RedisPresence implements PresenceStore {
    */
   async reap(): Promise<void> {
     if (this.closed || this.redis.status !== 'ready') return;
-    // Its own index holds one entry per room and user it has connections of: counted at the
-    // moment the SCARD is sent, as every change sends its index write at once.
+    // Its own index holds one entry per room and user it has connections of, or left lately:
+    // counted at the moment the SCARD is sent, as every change sends its index write at once.
+    this.forgetOldLeaves();
     const check = this.registered && this.restoring === 0;
-    const expected = this.held?.size() ?? 0;
+    const expected = (this.held?.size() ?? 0) + this.lingering.size;
     const [nodes, indexed] = await Promise.all([
       this.redis.smembers(this.nodesKey()),
       check ? this.redis.scard(this.index(this.nodeId)) : undefined,
@@ -233,9 +244,10 @@ export class RedisPresence implements PresenceStore {
   }
 
   /**
-   * Sets this node's share of a user in a room, with its index entry: added before (when `index`),
-   * removed after, all sent at once, so that a later change's index write goes out after these.
-   * A node dying in between leaves at worst an index entry with nothing behind it.
+   * Sets this node's share of a user in a room, with its index entry: added before, all sent at
+   * once, so that a later change's index write goes out after these. A share of 0 keeps its entry
+   * for LEAVES_INDEXED_MS (see there). A node dying in between leaves at worst an index entry with
+   * nothing behind it.
    */
   private write(
     room: string,
@@ -245,10 +257,26 @@ export class RedisPresence implements PresenceStore {
     index: boolean,
   ): Promise<Transition | undefined> {
     const member = JSON.stringify([room, userId]);
-    if (count > 0 && index) this.redis.sadd(this.index(this.nodeId), member).catch(() => {});
-    const written = this.set(this.nodeId, room, userId, tenantId, count);
-    if (count === 0) this.redis.srem(this.index(this.nodeId), member).catch(() => {});
-    return written;
+    if (count > 0) this.lingering.delete(member);
+    else {
+      // Listed again at the end: the oldest first, for forgetOldLeaves.
+      this.lingering.delete(member);
+      this.lingering.set(member, Date.now());
+    }
+    if (index || count === 0) this.redis.sadd(this.index(this.nodeId), member).catch(() => {});
+    return this.set(this.nodeId, room, userId, tenantId, count);
+  }
+
+  /** Drops the index entries of leaves older than LEAVES_INDEXED_MS whose room and user the node still has none of. */
+  private forgetOldLeaves(): void {
+    const before = Date.now() - LEAVES_INDEXED_MS;
+    for (const [member, at] of this.lingering) {
+      if (at >= before) break;
+      this.lingering.delete(member);
+      const [room, userId] = JSON.parse(member) as [string, string];
+      if ((this.held?.now(room, userId).connections ?? 0) > 0) continue;
+      this.redis.srem(this.index(this.nodeId), member).catch(() => {});
+    }
   }
 
   /** Sets a node's share of a user in a room; the join or leave, when that made one. */
