@@ -36,12 +36,11 @@ export class LocalActivity {
       if (left > 0) this.tenants.set(tenant, left);
       else this.tenants.delete(tenant);
     };
-    hub.on('connection', opened);
     hub.on('disconnect', closed);
     this.undo.push(
-      () => hub.off('connection', opened),
       () => hub.off('disconnect', closed),
       hub.realtime.observers.add({
+        connected: opened,
         published: () => {
           this.published++;
         },

@@ -1,4 +1,5 @@
 import type { RequestRunResult } from '../continuity/requests.js';
+import type { ConnectionEvent } from '../hub/index.js';
 import type { NodeReport } from '../operations/node-report.js';
 import type { OperationsMessage } from '../operations/user-lookup.js';
 import type { BroadcastResult } from './broadcast.js';
@@ -14,6 +15,8 @@ export type PerUserAction = 'replaced' | 'refused';
 
 /** Facts of the real-time layer as they happen, for metrics; every method optional. */
 export interface RealtimeObserver {
+  /** The hub accepted a connection (its 'connection' event). */
+  connected?(event: ConnectionEvent): void;
   /** A message was published on this node (it is delivered on every node). */
   published?(type: PublishType): void;
   /** This node delivered a room message to its own connections (published here or on another node). */
@@ -43,6 +46,11 @@ export class Observers {
     return () => {
       this.list = this.list.filter((each) => each !== observer);
     };
+  }
+
+  connected(event: ConnectionEvent): void {
+    if (this.list.length === 0) return;
+    for (const observer of this.list) observer.connected?.(event);
   }
 
   published(type: PublishType): void {

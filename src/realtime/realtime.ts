@@ -110,7 +110,12 @@ export class Realtime {
       });
     });
     hub.addAdmissionCheck(this.routing.admissionCheck);
-    hub.on('connection', (event) => this.connected(event));
+    // The package's one listener of the hub's 'connection': what else counts connections (a node's
+    // report) hears of them through the observers.
+    hub.on('connection', (event) => {
+      this.observers.connected(event);
+      this.connected(event);
+    });
     hub.on('close', () => {
       this.requests.close();
       this.continuity.close();
