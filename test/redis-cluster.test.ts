@@ -201,3 +201,70 @@ describe("Redis Cluster failover: the master of the bus channel and of a room's 
     listener.ws.close();
   });
 });
+
+describe('Redis Cluster: hubs started while a shard fails over', { timeout: 120_000 }, () => {
+  const cluster = new LocalRedisCluster(17211, 1);
+  const nodes: LiveNode[] = [];
+  before(() => cluster.start());
+  after(async () => {
+    await stopLiveNodes(nodes);
+    cluster.stop();
+  });
+
+  it('every hub becomes ready once the replica takes over, and the bus carries messages between them', async () => {
+    const master = (await cluster.topology()).find((node) => node.master && node.slots)?.port;
+    assert.ok(master !== undefined);
+    cluster.kill(master);
+    // Hubs started over the seconds the shard is unserved and being taken over: a Cluster client's
+    // first ready check can fail then, and its connect() promise is never settled.
+    const starting: Array<Promise<LiveNode>> = [];
+    for (let index = 0; index < 8; index++) {
+      starting.push(startLiveNode({ broker: redisBroker({ cluster: cluster.nodes, prefix: 'starting' }) }));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    const settled = await Promise.race([
+      Promise.allSettled(starting),
+      new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 45_000).unref()),
+    ]);
+    assert.notEqual(settled, 'pending', 'a hub.ready() was still pending 45 s after the failover began');
+    for (const result of settled as Array<PromiseSettledResult<LiveNode>>) {
+      if (result.status === 'fulfilled') nodes.push(result.value);
+    }
+    const failed = (settled as Array<PromiseSettledResult<LiveNode>>).filter((result) => result.status === 'rejected');
+    assert.deepEqual(
+      failed.map((result) => String((result as PromiseRejectedResult).reason)),
+      [],
+      'every hub started',
+    );
+    const first = nodes[0] as LiveNode;
+    const last = nodes.at(-1) as LiveNode;
+    const listener = await member(`${last.url}/live?user=ida`, ['lobby']);
+    await eventually(() => {
+      first.hub.publish('lobby', 'across');
+      return listener.seen.includes('across');
+    });
+    listener.ws.close();
+    // The sharded Socket.IO adapter of every node subscribed, though some of its SSUBSCRIBEs were
+    // refused while the shard had no subscriber: a broadcast from the first reaches a socket on each.
+    const sockets = await Promise.all(
+      nodes.map((node) => connectIo(node.http, { transports: ['websocket'], query: { user: 'ida' } })),
+    );
+    const heard = sockets.map(() => false);
+    for (const [index, socket] of sockets.entries()) {
+      socket.on('hello', () => {
+        heard[index] = true;
+      });
+    }
+    await eventually(
+      () => {
+        first.hub.io().emit('hello');
+        return heard.every(Boolean);
+      },
+      10_000,
+      'a Socket.IO broadcast on every node',
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; heard on the nodes: ${heard.join(', ')}`);
+    });
+    for (const socket of sockets) socket.close();
+  });
+});

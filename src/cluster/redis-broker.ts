@@ -9,6 +9,7 @@ import { optionalRequire } from '../optional-require.js';
 import { RedisPresence } from '../presence/redis-presence.js';
 import { within } from '../within.js';
 import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, newNodeId } from './broker.js';
+import { retryShardSubscriptions, untilReady } from './ioredis-workarounds.js';
 import { checkRedisOptions, type RedisBrokerOptions } from './redis-options.js';
 import { RedisUserRegistry } from './redis-users.js';
 import { channelBesideHistory, RoomChannels, roomChannel } from './room-channels.js';
@@ -17,6 +18,9 @@ export type { RedisBrokerOptions } from './redis-options.js';
 
 /** A client of one Redis or of a Redis Cluster: the broker uses what both have. */
 type Client = Redis | Cluster;
+
+/** How long the connections may take to be ready at start (a cluster in failover takes a few seconds). */
+const CONNECT_TIMEOUT_MS = 20_000;
 
 /** How long a cluster's bus channel may take to deliver a first message of ours, at start. */
 const PROBE_TIMEOUT_MS = 10_000;
@@ -64,6 +68,11 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
     lazyConnect: true,
     // Sharded pub/sub: each shard channel is subscribed on the node that owns its slot.
     shardedSubscribers: true,
+    // No CLUSTER INFO ready check: when it fails (a shard in failover) ioredis reconnects, and
+    // doing so stops the sharded subscriber group in the middle of its start, after which it never
+    // subscribes anything again (ioredis 6). Commands meeting CLUSTERDOWN are retried anyway, and
+    // the broker's own probe says when the bus delivers.
+    enableReadyCheck: false,
     clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
     redisOptions: { maxRetriesPerRequest: 1 },
   };
@@ -162,10 +171,21 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
     subscriber.on(clustered ? 'smessage' : 'message', hear);
     const ready = (async () => {
       try {
-        if (publisher.status === 'wait') await publisher.connect();
-        await subscriber.connect();
+        await untilReady(publisher, CONNECT_TIMEOUT_MS);
+        await untilReady(subscriber, CONNECT_TIMEOUT_MS);
         if (clustered) {
-          await subscriber.ssubscribe(channel);
+          // During a failover the channel's slot can be unserved for a moment ("too many
+          // redirections"): asked again until the probe's deadline.
+          const subscribedBy = Date.now() + PROBE_TIMEOUT_MS;
+          for (;;) {
+            try {
+              await subscriber.ssubscribe(channel);
+              break;
+            } catch (error) {
+              if (Date.now() > subscribedBy) throw error;
+              await new Promise((resolve) => setTimeout(resolve, 200));
+            }
+          }
           // A shard subscription can be answered before the node that owns the channel delivers on
           // it: ready means a message of ours came back through it.
           await new Promise<void>((resolve, reject) => {
@@ -299,7 +319,9 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
               '@socket.io/redis-adapter',
               'redisBroker with Socket.IO',
             );
-            io.adapter(createShardedAdapter(client(), client(), { channelPrefix: `${prefix}:socket.io` }));
+            const adapterSubscriber = client() as Cluster;
+            retryShardSubscriptions(adapterSubscriber);
+            io.adapter(createShardedAdapter(client(), adapterSubscriber, { channelPrefix: `${prefix}:socket.io` }));
           } else {
             const { createAdapter } = optionalRequire<typeof import('@socket.io/redis-adapter')>(
               '@socket.io/redis-adapter',

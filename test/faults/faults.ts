@@ -100,7 +100,16 @@ export class FaultInjector {
   async healAll(): Promise<void> {
     this.ending = true;
     this.endNow();
-    while (this.healing.size > 0) await Promise.allSettled([...this.healing]);
+    const waiting = setInterval(() => {
+      const pending = this.records.filter((record) => record.healedAt === undefined);
+      this.env.log(`still healing: ${pending.map((record) => `${record.kind} ${record.detail}`).join('; ')}`);
+    }, 15_000);
+    try {
+      while (this.healing.size > 0) await Promise.allSettled([...this.healing]);
+    } finally {
+      clearInterval(waiting);
+    }
+    this.env.log('every pending fault healed; admitting, resuming, healing the store');
     for (const proxy of this.env.proxies) proxy.admit();
     for (const node of this.env.nodes) {
       node.resume();
@@ -110,6 +119,7 @@ export class FaultInjector {
       }
     }
     await this.store.heal();
+    this.env.log('the store is healthy');
   }
 
   private draw(): FaultKind | undefined {

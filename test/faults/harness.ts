@@ -144,10 +144,12 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
     await injector.run(faultsFrom + options.seconds * 1_000, options.everyMs ?? [1_000, 4_000]);
     log('healing');
     await injector.healAll();
+    log('healed; live traffic for 2 s');
     // Live traffic on a healed cluster for a while, then quiet.
     await delay(2_000);
     requesting = false;
     await requestLoop;
+    log('stopping the publishers');
     await Promise.all(publishers.map((publisher) => publisher.stop()));
     log('settling');
     await waitFor(
@@ -173,7 +175,9 @@ export async function runSeed(options: RunOptions): Promise<RunResult> {
         'requests settled',
       ).catch((error: Error) => log(error.message)),
     ]);
+    log('reading the final snapshot');
     lifetimes.push(await snapshot(redis, prefix, ROOMS));
+    log('checking');
 
     const input: CheckInput = {
       recover,

@@ -55,9 +55,10 @@ export async function usingClient<C extends Redis | Cluster, T>(
   client.on('error', () => {});
   let timer: NodeJS.Timeout | undefined;
   try {
-    await client.connect();
+    // The connect is under the deadline too: a cluster client whose slot refresh meets a shard
+    // in failover can wait for 'ready' without end.
     return await Promise.race([
-      work(client),
+      client.connect().then(() => work(client)),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
       }),
