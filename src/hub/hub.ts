@@ -1,35 +1,27 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { STATUS_CODES } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { SwitchboardError } from '../errors.js';
 import { type Match, RouteTable } from '../router/index.js';
-import { within } from '../within.js';
-import { type AdmissionCheck, admit } from './admission.js';
+import type { AdmissionCheck } from './admission.js';
+import { type AdoptedEvent, Adoption, HUB_LISTENER, type UpgradeListener } from './adoption.js';
 import { callSite } from './call-site.js';
+import { ConnectionBooks, type ConnectionEvent } from './connection-books.js';
 import { onFirstWrite, statusOf } from './first-write.js';
 import { Handshake, type HandshakeHost } from './handshake.js';
-import { Limiter } from './limits.js';
-import { ListenerOffer, NOT_TAKEN } from './listener-offer.js';
+import type { Limiter } from './limits.js';
+import { RequestInterception } from './long-polling.js';
 import { checkRouteOptions, type HubOptions, type ResolvedHubOptions, resolveHubOptions } from './options.js';
 import { forgetHub } from './registry.js';
 import { writeRejection } from './reject.js';
 import { isBadTarget, parseRequestTarget, type RequestTarget } from './request-target.js';
 import { type ConnectionHandle, Route, type RouteSpec } from './route.js';
-import { type ShadowedEvent, ShadowWatch } from './shadowing.js';
+import type { ShadowedEvent } from './shadowing.js';
 import type { Closable, CloseOptions, HubStats, RejectEvent, RouteInfo, UpgradeContext } from './types.js';
 
-/** Emitted with every accepted connection; the realtime layer keeps its books from these. */
-export interface ConnectionEvent {
-  route: Route;
-  /** The raw socket for WebSocket routes; the library's session object for routes that track their own. */
-  socket: ConnectionHandle;
-  /** How the connection is closed (a `ws` WebSocket, an engine.io socket), when the route told. */
-  connection: Closable | undefined;
-  ctx: UpgradeContext;
-  /** From the routed 'upgrade' event to the route's acceptance, where the hub saw both. */
-  handshakeSeconds?: number;
-}
+export type { AdoptedEvent, UpgradeListener } from './adoption.js';
+export { HUB_LISTENER } from './adoption.js';
+export type { ConnectionEvent } from './connection-books.js';
 
 export interface HubEvents {
   reject: [RejectEvent];
@@ -45,12 +37,6 @@ export interface HubEvents {
   presence: [import('../presence/presence-store.js').PresenceEvent];
 }
 
-export interface AdoptedEvent {
-  path: string;
-  /** answered: a listener took it; declined: none did (404); failed: one threw (500); timeout: none answered in time. */
-  result: 'answered' | 'declined' | 'failed' | 'timeout';
-}
-
 /**
  * The one owner of a server's `'upgrade'` event. Routes each handshake to exactly one route by
  * host, path and protocol, and answers everything it does not hand over with an HTTP status.
@@ -59,32 +45,23 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   readonly server: Server;
   readonly options: ResolvedHubOptions;
   private readonly table = new RouteTable<Route>();
-  /** Routes that take plain HTTP requests too; a WebSocket-only route never sees one. */
-  private readonly httpTable = new RouteTable<Route>();
-  private interceptingRequests = false;
   private readonly mounted: Route[] = [];
   /** Foreign 'upgrade' listeners given the handshakes no route takes, in order; see `adopt`. */
-  private readonly adopted: AdoptedListener[] = [];
-  private readonly shadowWatch = new ShadowWatch<AdoptedListener>();
+  private readonly adoption = new Adoption(this);
+  /** Plain HTTP requests of the routes that take them (Socket.IO long-polling). */
+  private readonly requests = new RequestInterception(this);
   /** Checks run after a route's own (the per-user policy); see `addAdmissionCheck`. */
   readonly admissionChecks: AdmissionCheck[] = [];
-  private readonly counters = { upgrades: 0, accepted: 0, aborted: 0, errors: 0, open: 0 };
-  private readonly rejectedByStatus: Record<number, number> = {};
-  private readonly limiter: Limiter;
-  private closeCode = 1001;
-  private closeReason = 'server shutting down';
+  private readonly books: ConnectionBooks;
   private closed: Promise<void> | undefined;
-  private whenEmpty: (() => void) | undefined;
   /** `'guard'` while only the guard uses this hub, for legacy code; the app's own `switchboard(server)` claims it. */
   private madeBy: 'app' | 'guard';
-  /** The server's own `emit` (and whether it was an own property) while `interceptRequests` wraps it. */
-  private serverEmit: { emit: Server['emit']; own: boolean } | undefined;
 
   constructor(server: Server, options?: HubOptions, extraOptionNames: readonly string[] = [], madeBy: 'app' | 'guard' = 'app') {
     super();
     this.server = server;
     this.options = resolveHubOptions(options, extraOptionNames);
-    this.limiter = new Limiter(this.options.limits);
+    this.books = new ConnectionBooks(this);
     this.madeBy = madeBy;
     if (madeBy === 'app') this.shortenHeadersTimeout();
     Object.defineProperty(this.onUpgrade, HUB_LISTENER, { value: true });
@@ -104,15 +81,9 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
    * interception, no registry entry, as if the guard had never been there. Returns true if it did.
    */
   releaseIfUnused(): boolean {
-    if (this.madeBy !== 'guard' || this.mounted.length > 0 || this.adopted.length > 0) return false;
+    if (this.madeBy !== 'guard' || this.mounted.length > 0 || this.adoption.size > 0) return false;
     this.server.removeListener('upgrade', this.onUpgrade);
-    if (this.serverEmit) {
-      const { emit, own } = this.serverEmit;
-      if (own) this.server.emit = emit;
-      else delete (this.server as Partial<Server>).emit;
-      this.serverEmit = undefined;
-      this.interceptingRequests = false;
-    }
+    this.requests.release();
     forgetHub(this.server, this);
     return true;
   }
@@ -137,6 +108,11 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     return this.closed !== undefined;
   }
 
+  /** The limits on what is open and opening (for the handshakes and requests this hub admits). */
+  get limiter(): Limiter {
+    return this.books.limiter;
+  }
+
   /** Mounts a route. Throws at once, naming both call sites, when its key is already taken. */
   addRoute(spec: RouteSpec): Route {
     const where = `${spec.kind} route ${JSON.stringify(spec.pattern)}`;
@@ -153,10 +129,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     const route = new Route(spec, options, spec.owner ?? callSite());
     const result = this.table.add({ pattern: spec.pattern, host: options.host, protocol: options.protocol }, route);
     if (!result.added) throw conflictError(result.existing, route);
-    if (route.handleRequest) {
-      this.httpTable.add({ pattern: spec.pattern, host: options.host }, route);
-      this.interceptRequests();
-    }
+    if (route.handleRequest) this.requests.add(route);
     this.mounted.push(route);
     return route;
   }
@@ -174,51 +147,17 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     /** Offer it one handshake only, as `server.once('upgrade', listener)` would have. */
     once = false,
   ): void {
-    if (typeof listener !== 'function') {
-      throw new SwitchboardError(
-        'ERR_INVALID_OPTION',
-        `hub.adopt(listener): expected an 'upgrade' listener (req, socket, head) => void, got ${listener === null ? 'null' : typeof listener}.`,
-      );
-    }
-    if ((listener as unknown as Record<symbol, unknown>)[HUB_LISTENER]) return;
-    if (this.adopted.some((entry) => entry.listener === listener)) return;
-    let offeredOnce = once;
-    // Still on the server, it would be handed every socket the hub routes as well.
-    const onServer = (this.server.rawListeners('upgrade') as UpgradeListener[]).find(
-      (entry) => entry === listener || entry.listener === listener,
-    );
-    if (onServer) {
-      this.server.removeListener('upgrade', listener);
-      // Added with once(): it is offered one handshake, as the server would have given it one.
-      if (onServer !== listener) offeredOnce = true;
-    }
-    this.adopted.push({ listener: offeredOnce ? this.offeredOnce(listener) : listener, owner });
-  }
-
-  private offeredOnce(listener: UpgradeListener): UpgradeListener {
-    const hub = this;
-    const once = function offeredOnce(this: unknown, ...args: Parameters<UpgradeListener>) {
-      hub.unadopt(once);
-      // As the server would after its once() listener ran: no 'upgrade' listener left, if none is.
-      hub.releaseIfUnused();
-      // What it returns (a promise) is how the hub tells when it is done with the socket.
-      return listener.apply(this, args);
-    } as UpgradeListener;
-    once.listener = listener;
-    return once;
+    this.adoption.add(listener, owner, once);
   }
 
   /** Gives an adopted listener up (its code removed it from the server). */
   unadopt(listener: UpgradeListener): boolean {
-    const index = this.adopted.findIndex((entry) => entry.listener === listener || entry.listener.listener === listener);
-    if (index === -1) return false;
-    this.adopted.splice(index, 1);
-    return true;
+    return this.adoption.remove(listener);
   }
 
   /** The adopted listeners, with where their code added them. */
   adoptedListeners(): { owner: string | undefined }[] {
-    return this.adopted.map(({ owner }) => ({ owner }));
+    return this.adoption.owners();
   }
 
   /** Adds a check run after every route's own checks, once the principal is known. */
@@ -231,7 +170,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     const index = this.mounted.indexOf(route);
     if (index === -1) return false;
     this.mounted.splice(index, 1);
-    if (route.handleRequest) this.httpTable.remove({ pattern: route.pattern, host: route.host });
+    if (route.handleRequest) this.requests.remove(route);
     return this.table.remove({ pattern: route.pattern, host: route.host, protocol: route.protocol });
   }
 
@@ -248,14 +187,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
   }
 
   stats(): HubStats {
-    return {
-      upgrades: this.counters.upgrades,
-      accepted: this.counters.accepted,
-      rejected: { ...this.rejectedByStatus },
-      aborted: this.counters.aborted,
-      errors: this.counters.errors,
-      connections: this.counters.open,
-    };
+    return this.books.stats();
   }
 
   /**
@@ -271,15 +203,15 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
         `hub.close(): code ${String(code)} is not a close code a server may send; use 1000, 1001, 1011-1014 or 3000-4999.`,
       );
     }
-    this.closeCode = code;
-    this.closeReason = reason;
-    this.closed = this.shutDown(timeoutMs);
+    this.closed = this.books.closeAll(this.mounted, code, reason, timeoutMs).then(() => {
+      this.emit('close');
+    });
     return this.closed;
   }
 
   /** Reports an error through `hub.on('error')`, or the logger when nobody listens. Never throws. */
   reportError(error: unknown, fields: Record<string, unknown> = {}): void {
-    this.counters.errors++;
+    this.books.errored();
     if (this.listenerCount('error') > 0) {
       if (error instanceof Error) Object.assign(error, { switchboard: fields });
       this.emit('error', error);
@@ -302,43 +234,19 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
    * library keeps sessions (Socket.IO) call this once per session; the hub does it for the others.
    */
   trackConnection(route: Route, handle: ConnectionHandle, connection: Closable | undefined, ctx: UpgradeContext): void {
-    this.counters.accepted++;
-    this.counters.open++;
-    // Per-address books only when a per-address limit is set: ctx.ip may cost a system call.
-    const ip = this.limiter.perAddress ? (ctx.ip ?? 'unknown') : 'unknown';
-    this.limiter.opened(ip);
-    route.connections.set(handle, connection);
-    const event: ConnectionEvent = { route, socket: handle, connection, ctx };
-    const { startedAt } = ctx as { startedAt?: number };
-    if (startedAt !== undefined) event.handshakeSeconds = (performance.now() - startedAt) / 1000;
-    // 'on', not 'once': a connection closes once, and once's wrapper would cost memory per connection.
-    handle.on('close', () => {
-      route.connections.delete(handle);
-      this.counters.open--;
-      this.limiter.closed(ip);
-      this.emit('disconnect', event);
-      if (this.counters.open === 0) this.whenEmpty?.();
-    });
-    this.emit('connection', event);
-    // A handshake that was already past its checks when close() began is closed like the rest.
-    if (this.closing) this.closeOne(handle, route.connections.get(handle));
+    this.books.track(route, handle, connection, ctx);
   }
 
   recordRejected(status: number, reason: string, path: string, route: Route | undefined, startedAt?: number): void {
-    this.rejectedByStatus[status] = (this.rejectedByStatus[status] ?? 0) + 1;
-    const event: RejectEvent = { status, path, reason };
-    if (route) event.pattern = route.pattern;
-    if (startedAt !== undefined) event.handshakeSeconds = (performance.now() - startedAt) / 1000;
-    this.options.logger.debug(event, 'handshake rejected');
-    this.emit('reject', event);
+    this.books.rejected(status, reason, path, route, startedAt);
   }
 
   recordAborted(): void {
-    this.counters.aborted++;
+    this.books.aborted();
   }
 
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    this.counters.upgrades++;
+    this.books.upgraded();
     // From the first moment: a client reset must never become an unhandled 'error' event.
     socket.on('error', ignoreSocketError);
     try {
@@ -374,8 +282,8 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
       new Handshake(this, match.value, match, target, ip, req, socket, head).start();
       return;
     }
-    if (this.adopted.length > 0) {
-      this.offerToAdopted(req, socket, head, target.path);
+    if (this.adoption.size > 0) {
+      this.adoption.offer(req, socket, head, target.path);
       return;
     }
     if (this.options.unmatched === 'pass' && this.server.listenerCount('upgrade') > 1) {
@@ -390,7 +298,7 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
    * guard would have been first to see it (a `ws` server with a path answers every other path
    * itself, with its own 400), that library answers, byte for byte as without the guard; else 404.
    */
-  private answerUnmatched(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, reason: string): void {
+  answerUnmatched(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, reason: string): void {
     const first = this.mounted.find((route) => route.answerUnmatched !== undefined);
     if (!first?.answerUnmatched) {
       this.reject(socket, 404, reason, path);
@@ -412,229 +320,15 @@ export class Hub extends EventEmitter<HubEvents> implements HandshakeHost {
     }
   }
 
-  /**
-   * Offers an unrouted handshake to the adopted listeners in order, each once the one before it
-   * has left the socket alone (see `ListenerOffer` for how that is told), so that no listener is
-   * handed a socket another already took. When all of them have declined it, the client gets 404
-   * at once; while one may still answer (it took the socket, is still working on its promise, or
-   * started asynchronous work it returned nothing for), the handshake timeout is the last resort.
-   */
-  private offerToAdopted(req: IncomingMessage, socket: Duplex, head: Buffer, path: string): void {
-    let timer: NodeJS.Timeout | undefined;
-    let settled = false;
-    // A copy: a listener adopted with once() leaves the list when it is called.
-    const listeners = [...this.adopted];
-    const offer = new ListenerOffer(socket, listeners, {
-      call: ({ listener }) => listener.call(this.server, req, socket, head),
-      error: (error, { owner }) => this.reportError(error, { during: 'adopted upgrade listener', owner, path }),
-      verdict: (verdict) => {
-        if (verdict === 'pending') return;
-        settled = true;
-        clearTimeout(timer);
-        if (verdict === 'answered' && this.adopted.length > 1) {
-          const shadowed = this.shadowWatch.answered(listeners, offer.offered - 1, path, this.adopted);
-          if (shadowed) this.emit('shadowed', shadowed);
-        }
-        if (verdict === 'declined') this.answerUnmatched(req, socket, head, path, NOT_TAKEN);
-        else if (verdict === 'failed') this.reject(socket, 500, 'upgrade listener failed', path);
-        this.emit('adopted', { path, result: verdict });
-      },
-    });
-    offer.start();
-    if (settled) return;
-    timer = setTimeout(() => {
-      offer.stop();
-      if (offer.isAnswered) {
-        this.emit('adopted', { path, result: 'answered' });
-        return;
-      }
-      if (offer.working) this.reject(socket, 408, 'handshake was not answered in time', path);
-      else this.answerUnmatched(req, socket, head, path, NOT_TAKEN);
-      this.emit('adopted', { path, result: offer.working ? 'timeout' : 'declined' });
-    }, this.options.handshakeTimeoutMs);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
-  }
-
-  private reject(socket: Duplex, status: number, reason: string, path: string, headers?: Record<string, string | number>): void {
+  /** Answers a handshake with an HTTP error and counts it (adoption answers through this too). */
+  reject(socket: Duplex, status: number, reason: string, path: string, headers?: Record<string, string | number>): void {
     writeRejection(socket, status, reason, headers);
     this.recordRejected(status, reason, path, undefined);
   }
-
-  /**
-   * Serves the plain HTTP requests of routes that take them (Socket.IO long-polling) before the
-   * app's own request listeners see them. The server's `emit` is wrapped rather than its listeners
-   * reordered, so listeners added later (an app attached after the hub) are covered as well, and
-   * every request no such route takes reaches the app untouched, its 404s included.
-   */
-  private interceptRequests(): void {
-    if (this.interceptingRequests) return;
-    this.interceptingRequests = true;
-    const server = this.server;
-    const emit = server.emit;
-    this.serverEmit = { emit, own: Object.hasOwn(server, 'emit') };
-    const hub = this;
-    server.emit = function emitThroughHub(this: Server, event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'request' && hub.takeRequest(args[0] as IncomingMessage, args[1] as ServerResponse)) return true;
-      return (emit as (event: string | symbol, ...args: unknown[]) => boolean).call(this, event, ...args);
-    } as Server['emit'];
-  }
-
-  /** Returns false for a request no HTTP-taking route matches, which then goes to the app. */
-  private takeRequest(req: IncomingMessage, res: ServerResponse): boolean {
-    const target = parseRequestTarget(req);
-    if (isBadTarget(target)) return false;
-    const match = this.httpTable.match({ path: target.path, host: target.host });
-    if (!match) return false;
-    const route = match.value;
-    const ctx = requestContext(route, match.params, target, req, this.limiter.addressIfNeeded(req), (status, reason, headers) => {
-      this.rejectRequest(res, status, reason, headers, target.path, route);
-    });
-    const serve = () => {
-      try {
-        route.handleRequest?.(req, res, ctx);
-      } catch (error) {
-        this.reportError(error, { during: 'request handler', pattern: route.pattern, path: target.path });
-        if (!res.headersSent) this.rejectRequest(res, 500, 'route handler failed', {}, target.path, route);
-      }
-    };
-    // CORS preflights carry no credentials, and a continuing session was checked when it began.
-    if (req.method === 'OPTIONS' || route.isContinuation?.(req, ctx)) {
-      serve();
-      return true;
-    }
-    if (this.closing) {
-      this.rejectRequest(res, 503, 'server is shutting down', { 'Retry-After': 5 }, target.path, route);
-      return true;
-    }
-    const refusal = this.limiter.active ? this.limiter.admit(ctx.ip ?? 'unknown') : undefined;
-    if (refusal) {
-      this.rejectRequest(res, refusal.status, refusal.reason, refusal.headers, target.path, route);
-      return true;
-    }
-    admit(route, req, this.admissionChecks, (verdict) => {
-      if (!verdict.admitted) {
-        if (verdict.error !== undefined)
-          this.reportError(verdict.error, { during: 'checks', pattern: route.pattern, path: target.path });
-        this.rejectRequest(res, verdict.status, verdict.reason, verdict.headers ?? {}, target.path, route);
-        return;
-      }
-      ctx.principal = verdict.principal;
-      ctx.identity = verdict.identity;
-      if (!res.destroyed) serve();
-    });
-    return true;
-  }
-
-  private rejectRequest(
-    res: ServerResponse,
-    status: number,
-    reason: string,
-    headers: Record<string, string | number>,
-    path: string,
-    route: Route,
-  ): void {
-    if (!res.headersSent) {
-      const body = `${status} ${STATUS_CODES[status] ?? 'Error'}: ${reason}\n`;
-      res.writeHead(status, {
-        'Content-Type': 'text/plain; charset=utf-8',
-        'Content-Length': Buffer.byteLength(body),
-        ...headers,
-      });
-      res.end(body);
-    }
-    this.recordRejected(status, reason, path, route);
-  }
-
-  private closeOne(handle: ConnectionHandle, connection: Closable | undefined): void {
-    try {
-      if (connection) connection.close(this.closeCode, this.closeReason);
-      else (handle as Duplex).end?.();
-    } catch (error) {
-      this.reportError(error, { during: 'close' });
-      (handle as Duplex).destroy?.();
-    }
-  }
-
-  private async shutDown(timeoutMs: number): Promise<void> {
-    const drained = new Promise<void>((resolve) => {
-      this.whenEmpty = resolve;
-    });
-    for (const route of this.mounted) {
-      for (const [socket, connection] of route.connections) this.closeOne(socket, connection);
-    }
-    if (this.counters.open > 0) {
-      await within(timeoutMs, drained);
-      for (const route of this.mounted) {
-        for (const [handle, connection] of route.connections) {
-          if (connection?.terminate) connection.terminate();
-          else (handle as Duplex).destroy?.();
-        }
-      }
-    }
-    for (const route of this.mounted) {
-      try {
-        await route.dispose?.();
-      } catch (error) {
-        this.reportError(error, { during: 'dispose', pattern: route.pattern });
-      }
-    }
-    this.emit('close');
-  }
-}
-
-/** The context of a plain HTTP request: the same facts as a handshake's, minus protocols. */
-function requestContext(
-  route: Route,
-  params: Record<string, string>,
-  target: RequestTarget,
-  req: IncomingMessage,
-  /** Known when a limit needed it; else read from the socket if the route asks (as a handshake's). */
-  knownIp: string | undefined,
-  reject: (status: number, reason: string, headers: Record<string, string | number>) => void,
-): UpgradeContext & { principal: unknown; identity: UpgradeContext['identity'] } {
-  let query: URLSearchParams | undefined;
-  let ip = knownIp;
-  return {
-    params,
-    path: target.path,
-    get query() {
-      query ??= new URLSearchParams(target.rawQuery);
-      return query;
-    },
-    host: target.host,
-    protocols: [],
-    pattern: route.pattern,
-    get ip() {
-      ip ??= req.socket.remoteAddress;
-      return ip;
-    },
-    principal: undefined,
-    identity: undefined,
-    accept() {},
-    reject(status, reason = 'rejected', headers = {}) {
-      reject(status, reason, headers);
-    },
-  };
 }
 
 /** Node's default `server.headersTimeout`; a different value is the app's choice and is kept. */
 const NODE_DEFAULT_HEADERS_TIMEOUT_MS = 60_000;
-
-/** Marks the hub's own 'upgrade' listener, which the guard must let through to the server. */
-export const HUB_LISTENER = Symbol.for('switchboard.hubListener');
-
-/**
- * A Node `'upgrade'` listener; `.listener` is set on the wrappers `once` makes. It may return a
- * promise (an async function does): adopted, it is then taken to be done with the socket once the
- * promise settles.
- */
-export type UpgradeListener = ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) & { listener?: unknown };
-
-interface AdoptedListener {
-  listener: UpgradeListener;
-  owner: string | undefined;
-}
 
 function ignoreSocketError(): void {
   // Resets and timeouts of a handshake socket are the client's business; 'close' follows.
