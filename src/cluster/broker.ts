@@ -2,22 +2,26 @@ import type { Server as SocketIOServer } from 'socket.io';
 import type { AnswerRecord } from '../continuity/answer-record.js';
 import type { HistoryOptions, HistoryStore } from '../continuity/history.js';
 
-/** A message between the hubs of a cluster. Payloads are strings or base64 (binary). */
-export type BusMessage =
+/** A room's message between the hubs of a cluster. Payloads are strings or base64 (binary). */
+export type RoomMessage =
   /** `hub.publish(room, data)`: raw data to the `ws` connections in a room. */
   | { type: 'publish'; room: string; data: WirePayload; frame?: string }
   /** `hub.toUser(id).emit(event, data)`: a `{ event, data }` JSON frame to the `ws` connections in a room. */
   | { type: 'emit'; room: string; event: string; data: unknown; frame?: string }
   /** `hub.disconnectUser(id, reason)`, `target.disconnect()`: close the `ws` connections in a room. */
-  | { type: 'disconnect'; room: string; reason: string }
-  /** The per-user policy replaced this connection, held by another node. */
-  | { type: 'replace'; connectionId: string }
-  /** A node's report of itself, for the dashboards of the others (see operations/cluster-view.ts). */
-  | { type: 'report'; report: import('../operations/node-report.js').NodeReport }
-  /** Dashboards asking each other for a user's connections, and closing one (see operations/user-lookup.ts). */
-  | { type: 'operations'; message: import('../operations/user-lookup.js').OperationsMessage }
-  /** A user's first connection entered a room, or the last left it, on the node that sends this. */
-  | { type: 'presence'; event: import('../presence/presence-store.js').Transition };
+  | { type: 'disconnect'; room: string; reason: string };
+
+/**
+ * A capability's message (presence, the per-user policy, the dashboards): `type` names its kind,
+ * the rest is its own, as JSON. The broker carries it without knowing it.
+ */
+export interface CapabilityMessage {
+  type: string;
+  [field: string]: unknown;
+}
+
+/** What the bus carries between the hubs of a cluster: a room's message or a capability's. */
+export type BusMessage = RoomMessage | CapabilityMessage;
 
 export type WirePayload = { text: string } | { base64: string };
 

@@ -275,7 +275,8 @@ export function redisBroker(options?: RedisBrokerOptions): Broker {
           }
           stats.published++;
           const text = JSON.stringify({ node: nodeId, message });
-          const to = 'room' in message ? roomChannel(prefix, message.room) : channel;
+          // A message of a room goes where that room is followed; everything else to every node.
+          const to = typeof message.room === 'string' ? roomChannel(prefix, message.room) : channel;
           if (!clustered) {
             publisher.publish(to, text).catch(() => {
               stats.dropped++;

@@ -2,6 +2,9 @@ import type { BrokerLink } from '../cluster/broker.js';
 import type { NodeReport } from './node-report.js';
 
 /** How often a node tells the others about itself. */
+/** The bus message a node's report travels in, to every other node. */
+export type ReportMessage = { type: 'report'; report: NodeReport };
+
 export const REPORT_INTERVAL_MS = 5_000;
 /** A node not heard of for this long is gone (three reports missed); within the 30 s operators expect. */
 export const NODE_EXPIRY_MS = 15_000;
@@ -53,6 +56,6 @@ export class ClusterView {
   }
 
   private send(): void {
-    this.link.publish({ type: 'report', report: this.own() });
+    this.link.publish({ type: 'report', report: this.own() } satisfies ReportMessage);
   }
 }

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { namespacesOf } from '../adapters/socketio.js';
 import type { ConnectionEvent } from '../hub/index.js';
 import { DISCONNECTED_CLOSE_CODE } from '../realtime/reasons.js';
-import type { Switchboard } from '../switchboard.js';
+import type { ReportingHub } from './local-activity.js';
 
 /** One open connection of a user, as the dashboard lists it. */
 export interface UserConnection {
@@ -39,7 +39,7 @@ export class ConnectionDirectory {
   private readonly undo: Array<() => void> = [];
 
   constructor(
-    private readonly hub: Switchboard,
+    private readonly hub: ReportingHub,
     private readonly nodeId: string,
   ) {
     const opened = (event: ConnectionEvent) => this.opened(event);
@@ -68,7 +68,7 @@ export class ConnectionDirectory {
   }
 
   /**
-   * Closes one connection as `hub.disconnectUser` would (clients of `switchboard/client` and
+   * Closes one connection as `hub.realtime.disconnectUser` would (clients of `switchboard/client` and
    * Socket.IO clients do not reconnect by themselves); false when it is not open here.
    */
   close(id: string): boolean {

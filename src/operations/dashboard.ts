@@ -8,7 +8,7 @@ import type { ClusterView } from './cluster-view.js';
 import { ConnectionDirectory } from './connection-directory.js';
 import { dashboardPage } from './page.js';
 import { PresenceView } from './presence-view.js';
-import { UserLookup } from './user-lookup.js';
+import { type OperationsBusMessage, UserLookup } from './user-lookup.js';
 
 export interface DashboardOptions {
   /** Who may see the page, its state and its live channel: the same function as a route's `authenticate`. */
@@ -58,7 +58,7 @@ export function mountDashboard(hub: Switchboard, pattern: string, options: Dashb
       .slice(1)
       .map(({ id }) => id),
   );
-  const stopHearing = hub.realtime.observers.add({ operations: (message) => lookup.heard(message) });
+  const stopHearing = hub.realtime.bus.on<OperationsBusMessage>('operations', (message) => lookup.heard(message.message));
 
   const state = (): DashboardState => {
     const nodes = view.nodes();

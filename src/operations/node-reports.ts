@@ -1,4 +1,4 @@
-import { ClusterView } from './cluster-view.js';
+import { ClusterView, type ReportMessage } from './cluster-view.js';
 import { LocalActivity, type ReportingHub } from './local-activity.js';
 import { nodeReport } from './node-report.js';
 
@@ -18,7 +18,7 @@ export class NodeReports {
     const link = hub.realtime.link;
     this.activity = new LocalActivity(hub);
     this.view = new ClusterView(link, () => nodeReport(hub, link.nodeId, hub.realtime.brokerIsUp, this.activity.snapshot()));
-    this.stopHearing = hub.realtime.observers.add({ nodeReported: (report) => this.view.heard(report) });
+    this.stopHearing = hub.realtime.bus.on<ReportMessage>('report', (message) => this.view.heard(message.report));
   }
 
   stop(): void {

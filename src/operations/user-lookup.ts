@@ -2,6 +2,9 @@ import type { BrokerLink } from '../cluster/broker.js';
 import type { ConnectionDirectory, UserConnection } from './connection-directory.js';
 
 /** What dashboards say to each other over the broker, beside their reports. */
+/** The bus message the dashboards' questions and answers travel in. */
+export type OperationsBusMessage = { type: 'operations'; message: OperationsMessage };
+
 export type OperationsMessage =
   /** "Which connections of this user do you hold?", answered by every node with a dashboard. */
   | { kind: 'lookup'; request: string; from: string; userId: string }

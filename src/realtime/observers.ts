@@ -1,7 +1,5 @@
 import type { RequestRunResult } from '../continuity/requests.js';
 import type { ConnectionEvent } from '../hub/index.js';
-import type { NodeReport } from '../operations/node-report.js';
-import type { OperationsMessage } from '../operations/user-lookup.js';
 import type { BroadcastResult } from './broadcast.js';
 
 /** What a room publish was: `hub.publish()` (`'publish'`) or an event to a user, tenant or room (`'emit'`). */
@@ -28,10 +26,6 @@ export interface RealtimeObserver {
   brokerChanged?(up: boolean): void;
   /** The per-user policy of the route with this pattern replaced or refused `count` connections. */
   perUser?(pattern: string, action: PerUserAction, count: number): void;
-  /** Another node's report of itself arrived (dashboards). */
-  nodeReported?(report: NodeReport): void;
-  /** Another node's dashboard asked or answered something (a user's connections, a close). */
-  operations?(message: OperationsMessage): void;
 }
 
 /**
@@ -76,16 +70,6 @@ export class Observers {
   perUser(pattern: string, action: PerUserAction, count: number): void {
     if (this.list.length === 0) return;
     for (const observer of this.list) observer.perUser?.(pattern, action, count);
-  }
-
-  nodeReported(report: NodeReport): void {
-    if (this.list.length === 0) return;
-    for (const observer of this.list) observer.nodeReported?.(report);
-  }
-
-  operations(message: OperationsMessage): void {
-    if (this.list.length === 0) return;
-    for (const observer of this.list) observer.operations?.(message);
   }
 
   brokerChanged(up: boolean): void {

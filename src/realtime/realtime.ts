@@ -1,8 +1,15 @@
-import type { EventEmitter } from 'node:events';
-import type { Socket, Server as SocketIOServer } from 'socket.io';
+import type { Server as SocketIOServer } from 'socket.io';
 import WebSocket from 'ws';
 import type { NamespaceGate } from '../adapters/socketio.js';
-import { type Broker, type BrokerLink, type BrokerStatus, type BusMessage, fromWire, toWire } from '../cluster/broker.js';
+import {
+  type Broker,
+  type BrokerLink,
+  type BrokerStatus,
+  type BusMessage,
+  fromWire,
+  type RoomMessage,
+  toWire,
+} from '../cluster/broker.js';
 import { Continuity } from '../continuity/continuity.js';
 import type { HistoryOptions, HistoryStore } from '../continuity/history.js';
 import { Requests } from '../continuity/requests.js';
@@ -12,16 +19,10 @@ import type { ConnectionEvent, Hub, Route } from '../hub/index.js';
 import { Presence } from '../presence/presence.js';
 import { within } from '../within.js';
 import type { BroadcastResult, SlowConsumerPolicy } from './broadcast.js';
+import { CapabilityBus, isRoomKind } from './bus.js';
 import { Observers } from './observers.js';
-import {
-  DISCONNECTED_CLOSE_CODE,
-  PER_USER_LIMIT_CLOSE_CODE,
-  PER_USER_LIMIT_CODE,
-  perUserLimitReason,
-  REPLACED_CLOSE_CODE,
-  REPLACED_EVENT,
-  REPLACED_REASON,
-} from './reasons.js';
+import { PerUserPolicy } from './per-user-policy.js';
+import { DISCONNECTED_CLOSE_CODE } from './reasons.js';
 import { RoomRouting } from './room-routing.js';
 import { tenantRoom, userRoom } from './rooms.js';
 import { selectNamespaces, type Target, type TargetOptions } from './targets.js';
@@ -60,11 +61,10 @@ export class Realtime {
   /** Who is in which room, when the hub keeps presence and its broker can. */
   readonly presence: Presence | undefined;
   readonly link: BrokerLink;
-  /** This node's connections under a per-user policy, by cluster-wide id, with how to replace each. */
-  private readonly local = new Map<string, () => void>();
-  /** Socket.IO sessions already counted, per user, with their sockets and whether they were admitted. */
-  private readonly sessions = new WeakMap<object, Map<string, { sockets: Set<Socket>; admitted: Promise<boolean> }>>();
-  private sequence = 0;
+  /** The capabilities' messages to the other nodes, by kind. */
+  readonly bus: CapabilityBus;
+  /** A route's `perUser` limit, cluster-wide. */
+  private readonly perUser: PerUserPolicy;
   private brokerUp = true;
   /** Rooms as streams with positions, when the hub keeps history. */
   readonly continuity: Continuity;
@@ -84,7 +84,8 @@ export class Realtime {
       (status) => this.brokerStatus(status),
     );
     this.routing = new RoomRouting(this.link);
-    this.presence = presenceOf(hub, this.link, options, this.rooms);
+    this.bus = new CapabilityBus(this.link);
+    this.presence = presenceOf(hub, this.link, this.bus, options, this.rooms);
     this.requests = new Requests(
       (error, fields) => hub.reportError(error, fields),
       options.broker.answers?.(),
@@ -99,16 +100,8 @@ export class Realtime {
       (room) => this.rooms.in(room),
     );
     this.link.ready.catch((error) => hub.reportError(error, { during: 'broker start' }));
-    hub.addAdmissionCheck((route, identity) => {
-      const policy = route.options.perUser;
-      if (route.tracksOwnConnections || !policy || identity?.userId === undefined) return undefined;
-      if ((policy.onExceed ?? 'reject') !== 'reject') return undefined;
-      return this.link.users.count(routeKey(route), identity.userId).then((count) => {
-        if (count < policy.max) return undefined;
-        this.observers.perUser(route.pattern, 'refused', 1);
-        return { status: 429, reason: perUserLimitReason(policy.max) };
-      });
-    });
+    this.perUser = new PerUserPolicy(hub, this.link, this.bus, this.observers);
+    hub.addAdmissionCheck(this.perUser.admissionCheck);
     hub.addAdmissionCheck(this.routing.admissionCheck);
     // The package's one listener of the hub's 'connection': what else counts connections (a node's
     // report) hears of them through the observers.
@@ -191,7 +184,7 @@ export class Realtime {
 
   /** Cluster-wide number of the user's connections on a route with a per-user policy. */
   userConnections(route: Route, userId: string): Promise<number> {
-    return this.link.users.count(routeKey(route), userId);
+    return this.perUser.count(route, userId);
   }
 
   private target(room: string, options: TargetOptions = {}): Target {
@@ -230,6 +223,10 @@ export class Realtime {
   }
 
   private fromOtherNode(message: BusMessage): void {
+    if (!isRoomMessage(message)) {
+      this.bus.heard(message);
+      return;
+    }
     switch (message.type) {
       case 'publish': {
         const { data, binary } = fromWire(message.data);
@@ -241,18 +238,6 @@ export class Realtime {
         break;
       case 'disconnect':
         this.closeLocally(message.room, message.reason);
-        break;
-      case 'replace':
-        this.local.get(message.connectionId)?.();
-        break;
-      case 'report':
-        this.observers.nodeReported(message.report);
-        break;
-      case 'operations':
-        this.observers.operations(message.message);
-        break;
-      case 'presence':
-        this.presence?.heard(message.event);
         break;
     }
   }
@@ -274,17 +259,6 @@ export class Realtime {
     }
   }
 
-  /** A connection replaced by the policy: here, or on the node that holds it. */
-  private replace(connectionId: string): void {
-    const local = this.local.get(connectionId);
-    if (local) local();
-    else this.link.publish({ type: 'replace', connectionId });
-  }
-
-  private newConnectionId(): string {
-    return `${this.link.nodeId}/${(++this.sequence).toString(36)}`;
-  }
-
   /** `ws` connections: into their user's and tenant's rooms, and on the books of the per-user policy. */
   private connected({ route, connection, ctx }: ConnectionEvent): void {
     if (route.tracksOwnConnections || !(connection instanceof WebSocket)) return;
@@ -303,120 +277,21 @@ export class Realtime {
     }
     if (userId !== undefined) this.join(ws, userRoom(userId));
     if (tenantId !== undefined) this.join(ws, tenantRoom(tenantId));
-    const policy = route.options.perUser;
-    if (!policy || userId === undefined) return;
-    this.register(route, userId, ws, { max: policy.max, onExceed: policy.onExceed ?? 'reject' }, () =>
-      ws.close(REPLACED_CLOSE_CODE, REPLACED_REASON),
-    ).then(
-      (admitted) => {
-        // Two nodes admitted the same user at once, and this one came second.
-        if (!admitted) ws.close(PER_USER_LIMIT_CLOSE_CODE, perUserLimitReason(policy.max));
-      },
-      (error) => this.hub.reportError(error, { during: 'per-user policy', pattern: route.pattern }),
-    );
+    if (userId !== undefined) this.perUser.wsOpened(route, userId, ws);
   }
 
   /**
-   * Adds a connection to the user's cluster-wide list (atomically refusing it at the limit, or
-   * replacing the oldest beyond it) and removes it when `handle` closes.
-   */
-  private async register(
-    route: Route,
-    userId: string,
-    handle: EventEmitter,
-    policy: { max: number; onExceed: 'reject' | 'replace-oldest' },
-    replaceThis: () => void,
-  ): Promise<boolean> {
-    const id = this.newConnectionId();
-    const key = routeKey(route);
-    let closed = false;
-    handle.once('close', () => {
-      closed = true;
-      this.local.delete(id);
-      this.link.users.remove(key, userId, id).catch(() => {});
-    });
-    this.local.set(id, replaceThis);
-    const { admitted, replace } = await this.link.users.add(key, userId, id, policy);
-    if (closed && admitted) await this.link.users.remove(key, userId, id);
-    if (!admitted) {
-      this.local.delete(id);
-      this.observers.perUser(route.pattern, 'refused', 1);
-    }
-    if (replace.length > 0) this.observers.perUser(route.pattern, 'replaced', replace.length);
-    for (const other of replace) this.replace(other);
-    return admitted && !closed;
-  }
-
-  /**
-   * The per-user policy on Socket.IO sessions: the namespace gate of Socket.IO routes, run once a
-   * socket's identity is final. A session counts once per user, however many namespaces it joins.
+   * The namespace gate of Socket.IO routes, run once a socket's identity is final: presence
+   * learns who it is, then the per-user policy admits it.
    */
   readonly gate: NamespaceGate = (socket, identity, route, next) => {
     this.presence?.ioIdentified(socket, identity);
-    const userId = identity?.userId;
-    const policy = route.options.perUser;
-    if (!policy || userId === undefined) {
-      next();
-      return;
-    }
-    const conn = socket.conn as unknown as EventEmitter & { close(): void };
-    let users = this.sessions.get(conn);
-    if (!users) {
-      users = new Map();
-      this.sessions.set(conn, users);
-    }
-    const sessionUsers = users;
-    let session = sessionUsers.get(userId);
-    if (!session) {
-      const sockets = new Set<Socket>();
-      const replaceSession = () => {
-        const live = [...sockets].filter((each) => each.connected);
-        for (const each of live) each.emit(REPLACED_EVENT, { reason: REPLACED_REASON });
-        // Closing one socket with `true` closes the whole session and tells every namespace
-        // "io server disconnect", after which Socket.IO clients do not reconnect by themselves.
-        // A session that also carries another user (namespaces authenticated apart) loses only these.
-        if (sessionUsers.size > 1) for (const each of live) each.disconnect();
-        else if (live[0]) live[0].disconnect(true);
-        else conn.close();
-      };
-      const admitted = this.register(
-        route,
-        userId,
-        conn,
-        { max: policy.max, onExceed: policy.onExceed ?? 'reject' },
-        replaceSession,
-      );
-      session = { sockets, admitted };
-      sessionUsers.set(userId, session);
-    }
-    const { sockets } = session;
-    session.admitted.then(
-      (admitted) => {
-        if (!admitted) {
-          const error = new Error(perUserLimitReason(policy.max)) as Error & { data?: unknown };
-          error.data = { code: PER_USER_LIMIT_CODE, max: policy.max };
-          next(error);
-          return;
-        }
-        sockets.add(socket);
-        socket.once('disconnect', () => sockets.delete(socket));
-        next();
-      },
-      (error) => {
-        this.hub.reportError(error, { during: 'per-user policy', pattern: route.pattern });
-        next(new Error('the per-user policy could not be checked; try again'));
-      },
-    );
+    this.perUser.gate(socket, identity, route, next);
   };
 }
 
 /** How long a closing hub waits for each of its goodbyes to the broker (presence, then the link). */
 const GOODBYE_MS = 2_000;
-
-/** Routes are the same on every node of an app; this names one across them. */
-function routeKey(route: Route): string {
-  return `${route.pattern}|${route.host ?? ''}|${route.protocol ?? ''}`;
-}
 
 /** The history of the hub's broker, if the hub keeps one; a broker that cannot keep one is a start-up error. */
 function historyOf(options: RealtimeOptions): HistoryStore | undefined {
@@ -447,12 +322,24 @@ function normalize(data: PublishData): { payload: Buffer; binary: boolean } {
 }
 
 /** The hub's presence, unless it was turned off or its broker keeps none. */
-function presenceOf(hub: Hub, link: BrokerLink, options: RealtimeOptions, rooms: WsRooms): Presence | undefined {
+function presenceOf(
+  hub: Hub,
+  link: BrokerLink,
+  bus: CapabilityBus,
+  options: RealtimeOptions,
+  rooms: WsRooms,
+): Presence | undefined {
   if (options.presence === false || !link.presence) return undefined;
-  return new Presence(link.presence, {
-    announce: (event) => link.publish({ type: 'presence', event }),
+  const presence = new Presence(link.presence, {
+    announce: (event) => bus.send({ type: 'presence', event }),
     emit: (event) => hub.emit('presence', event),
     wsIn: (room) => rooms.in(room),
     report: (error, fields) => hub.reportError(error, fields),
   });
+  bus.on<{ type: 'presence'; event: Parameters<Presence['heard']>[0] }>('presence', (message) => presence.heard(message.event));
+  return presence;
+}
+
+function isRoomMessage(message: BusMessage): message is RoomMessage {
+  return isRoomKind(message.type);
 }
