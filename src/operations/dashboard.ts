@@ -3,9 +3,9 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { SwitchboardError } from '../errors.js';
 import { findings } from '../guard/findings.js';
 import type { Route, RouteOptions } from '../hub/index.js';
-import type { Switchboard } from '../switchboard.js';
 import type { ClusterView } from './cluster-view.js';
 import { ConnectionDirectory } from './connection-directory.js';
+import type { OperatedHub } from './operated-hub.js';
 import { dashboardPage } from './page.js';
 import { PresenceView } from './presence-view.js';
 import { type OperationsBusMessage, UserLookup } from './user-lookup.js';
@@ -44,7 +44,7 @@ const PUSH_INTERVAL_MS = 1_000;
  * changes) and, when not read-only, `POST <pattern>/actions`. Every one of them is checked by
  * `authenticate` as a route's handshakes are: the routes are the hub's own.
  */
-export function mountDashboard(hub: Switchboard, pattern: string, options: DashboardOptions = {}): MountedDashboard {
+export function mountDashboard(hub: OperatedHub, pattern: string, options: DashboardOptions = {}): MountedDashboard {
   checkOptions(pattern, options);
   const readonly = options.readonly ?? true;
   const routeOptions: RouteOptions = options.authenticate ? { authenticate: options.authenticate } : {};
@@ -182,7 +182,7 @@ const ACTIONS_HELP =
  * `POST <pattern>/actions`: disconnect a user everywhere, or close one connection wherever it is.
  * Each is logged with the principal that asked.
  */
-function act(hub: Switchboard, lookup: UserLookup, req: IncomingMessage, res: ServerResponse, principal: unknown): void {
+function act(hub: OperatedHub, lookup: UserLookup, req: IncomingMessage, res: ServerResponse, principal: unknown): void {
   let body = '';
   req.setEncoding('utf8');
   req.on('data', (chunk: string) => {

@@ -1,5 +1,5 @@
 import { tenantRoom } from '../realtime/rooms.js';
-import type { Switchboard } from '../switchboard.js';
+import type { OperatedHub, ShownMember } from './operated-hub.js';
 
 /** The most tenants whose users online the dashboard counts each time (one presenceCount each). */
 const MAX_TENANTS = 100;
@@ -14,7 +14,7 @@ export class PresenceView {
   private online: Record<string, number> = {};
   private counting = false;
 
-  constructor(private readonly hub: Switchboard) {}
+  constructor(private readonly hub: OperatedHub) {}
 
   get enabled(): boolean {
     return this.hub.realtime.presence !== undefined;
@@ -44,7 +44,7 @@ export class PresenceView {
       });
   }
 
-  async room(room: string): Promise<{ room: string; count: number; members: Awaited<ReturnType<Switchboard['presence']>> }> {
+  async room(room: string): Promise<{ room: string; count: number; members: ShownMember[] }> {
     const members = await this.hub.presence(room);
     members.sort((a, b) => a.userId.localeCompare(b.userId));
     return { room, count: members.length, members: members.slice(0, MAX_MEMBERS) };
