@@ -10,142 +10,12 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
-import type { WebSocket } from 'ws';
-import { type PresenceEvent, type PresenceMember, tenantRoom } from '../src/index.js';
+import type { PresenceEvent } from '../src/index.js';
 import { startClusterNode } from './cluster-node.js';
-import { delay, LocalRedisCluster, open, redisAnswering } from './helpers.js';
+import { delay, LocalRedisCluster, redisAnswering } from './helpers.js';
+import { brief, HEAL_MS, healed, type Node, World } from './presence-world.js';
 
 const REDIS = 'redis://127.0.0.1:6379';
-/** The documented 30 s, and some room for slow machines: the polls give up after this. */
-const HEAL_MS = 40_000;
-
-type Node = Awaited<ReturnType<typeof startClusterNode>>;
-
-interface Client {
-  node: Node;
-  user: string;
-  ws: WebSocket;
-  rooms: Set<string>;
-  open: boolean;
-}
-
-/** The clients of a test, with what each is in: the truth presence is held to. */
-class World {
-  readonly clients: Client[] = [];
-
-  /** A `/live` client of `user` on `node` in `rooms`; `confirmed`: waits for each join's answer. */
-  async connect(node: Node, user: string, rooms: string[], confirmed = true): Promise<Client> {
-    const ws = await open(`${node.ws}/live?user=${user}&tenant=t`);
-    const answers: string[] = [];
-    ws.on('message', (data) => answers.push(String(data)));
-    ws.on('error', () => {});
-    const client = { node, user, ws, rooms: new Set<string>(), open: true };
-    this.clients.push(client);
-    for (const room of rooms) this.join(client, room);
-    const deadline = Date.now() + 10_000;
-    while (confirmed && !rooms.every((room) => answers.includes(`ok join:${room}`))) {
-      assert.ok(Date.now() < deadline, `${user} joined ${rooms} on its node`);
-      await delay(10);
-    }
-    return client;
-  }
-
-  join(client: Client, room: string): void {
-    client.ws.send(`join:${room}`);
-    client.rooms.add(room);
-  }
-
-  leave(client: Client, room: string): void {
-    client.ws.send(`leave:${room}`);
-    client.rooms.delete(room);
-  }
-
-  /** The client goes away at once (a reset, as a crashed browser would). */
-  drop(client: Client): void {
-    client.ws.terminate();
-    client.open = false;
-  }
-
-  /** Every client of a node that was killed: their sockets die with it. */
-  lost(node: Node): void {
-    for (const client of this.clients) if (client.node === node) this.drop(client);
-  }
-
-  users(): string[] {
-    return [...new Set(this.clients.map((client) => client.user))].sort();
-  }
-
-  truth(room: string): PresenceMember[] {
-    const counts = new Map<string, number>();
-    for (const client of this.clients) {
-      const inRoom = room === tenantRoom('t') || client.rooms.has(room);
-      if (client.open && inRoom) counts.set(client.user, (counts.get(client.user) ?? 0) + 1);
-    }
-    return [...counts]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([userId, connections]) => ({ userId, tenantId: 't', connections }));
-  }
-}
-
-function sorted(members: PresenceMember[]): PresenceMember[] {
-  return [...members].sort((a, b) => a.userId.localeCompare(b.userId));
-}
-
-/**
- * Where a node's events leave each user of `room`: a present user's last event is a join (or
- * none, on a node started after that user arrived: `lateNode`), an absent user's a leave or none.
- */
-function eventsDisagree(events: PresenceEvent[], room: string, world: World, lateNode: boolean): string[] {
-  const present = new Set(world.truth(room).map((member) => member.userId));
-  const wrong: string[] = [];
-  for (const user of world.users()) {
-    const last = events.filter((event) => event.room === room && event.userId === user).at(-1)?.type;
-    const fine = present.has(user) ? last === 'join' || (lateNode && last === undefined) : last !== 'join';
-    if (!fine) wrong.push(`${user}: present ${present.has(user)}, last event ${last ?? 'none'}`);
-  }
-  return wrong;
-}
-
-/** `ann×2 bob×1`: members as a failure shows them. */
-function brief(members: PresenceMember[] | { error: string }): string {
-  if (!Array.isArray(members)) return JSON.stringify(members);
-  return sorted(members)
-    .map((member) => `${member.userId}×${member.connections}${member.tenantId === 't' ? '' : ` (tenant ${member.tenantId})`}`)
-    .join(' ');
-}
-
-/**
- * Polls every node until its presence(room) (and the tenant's) is the truth and its events agree,
- * for at most HEAL_MS; then asserts it, so that a failure shows what each node still says wrong.
- */
-async function healed(world: World, room: string, nodes: Node[], late: Node[] = []): Promise<void> {
-  const deadline = Date.now() + HEAL_MS;
-  const wrong = () =>
-    Promise.all(
-      nodes.map(async (node) => {
-        try {
-          const problems: string[] = [];
-          for (const name of [room, tenantRoom('t')]) {
-            const [says, truth] = [brief(await node.do('presence', { room: name })), brief(world.truth(name))];
-            if (says !== truth) problems.push(`${name}: ${says || 'nobody'}; truth: ${truth || 'nobody'}`);
-          }
-          return [...problems, ...eventsDisagree(await node.do('presence-events'), room, world, late.includes(node))];
-        } catch (error) {
-          return [(error as Error).message];
-        }
-      }),
-    );
-  let seen = await wrong();
-  while (seen.some((problems) => problems.length > 0) && Date.now() < deadline) {
-    await delay(250);
-    seen = await wrong();
-  }
-  assert.deepEqual(
-    seen,
-    nodes.map(() => []),
-    'every node: presence is the truth and its events end where each user is',
-  );
-}
 
 /** The ids of the normal (not subscribed) Redis connections of process `pid`: its command connections. */
 async function commandConnections(admin: Redis, pid: number): Promise<string[]> {
@@ -368,5 +238,47 @@ describe('presence under faults: after healing, every node says the truth', () =
     await b.stop(); // SIGKILL
     world.lost(b);
     await healed(world, 'rf', [a]);
+  });
+});
+
+describe('presence on Redis Cluster: a node that dies while its index shard is down', () => {
+  it('leaves no ghost: a share is written only once its index entry is in', { timeout: 120_000 }, async (t) => {
+    const cluster = new LocalRedisCluster(17341, 1);
+    await cluster.start();
+    const prefix = `presence-index-${randomUUID()}`;
+    const env = { REDIS_CLUSTER: cluster.nodes.map((node) => `${node.host}:${node.port}`).join(','), PREFIX: prefix };
+    const [a, b] = await Promise.all([startClusterNode(env), startClusterNode(env)]);
+    const admin = new Cluster(cluster.nodes);
+    t.after(async () => {
+      admin.disconnect();
+      await Promise.all([a.stop(), b.stop()]);
+      cluster.stop();
+    });
+    const world = new World();
+    await world.connect(a, 'ann', ['lobby']);
+    const bea = await world.connect(b, 'bea', ['lobby']);
+    await healed(world, 'lobby', [a, b]);
+    // b's index (the rooms and users it has shares of) is one key, on one shard; a room on another.
+    const indexes = (await admin.smembers(`${prefix}:presence:nodes`)).map((node) => `${prefix}:presence:node:{${node}}`);
+    const members = await Promise.all(indexes.map((index) => admin.smembers(index)));
+    const index = indexes[members.findIndex((list) => list.includes(JSON.stringify(['lobby', 'bea'])))];
+    assert.ok(index, `b's index among ${indexes}`);
+    const indexMaster = await cluster.masterOf(index);
+    let room = '';
+    for (let i = 0; room === ''; i++) {
+      if ((await cluster.masterOf(`${prefix}:presence:{ri-${i}}:n`)) !== indexMaster) room = `ri-${i}`;
+    }
+
+    // The index's master dies (its replica takes over some seconds later); bea joins a room on b
+    // meanwhile, whose share goes to a shard that answers, and b dies while its index entry waits
+    // in the client for a master to take it.
+    cluster.kill(indexMaster);
+    world.join(bea, room);
+    await delay(500);
+    await b.stop(); // SIGKILL
+    world.lost(b);
+    // b is reaped once its liveness key expires (15 s): through its index, which lacks the room.
+    await healed(world, room, [a]);
+    await healed(world, 'lobby', [a]);
   });
 });

@@ -263,8 +263,24 @@ export class RedisPresence implements PresenceStore {
       this.lingering.delete(member);
       this.lingering.set(member, Date.now());
     }
-    if (index || count === 0) this.redis.sadd(this.index(this.nodeId), member).catch(() => {});
-    return this.set(this.nodeId, room, userId, tenantId, count);
+    if (!(index || count === 0)) return this.set(this.nodeId, room, userId, tenantId, count);
+    const indexed = this.redis.sadd(this.index(this.nodeId), member);
+    if (count === 0 || !('nodes' in this.redis)) {
+      indexed.catch(() => {});
+      return this.set(this.nodeId, room, userId, tenantId, count);
+    }
+    // On a cluster the index and the room are on different shards: a share whose index entry a
+    // failover lost would outlive this node, since the reaper finds a dead node's shares through
+    // its index. So the share goes out once its entry is in, as the node holds it then (a leave
+    // sent meanwhile is not undone); without the entry it is not written, and the next look at the
+    // index (every REAP_INTERVAL_MS) finds it short and writes the node's share again.
+    return indexed.then(
+      () => {
+        const now = this.held?.now(room, userId) ?? { connections: count, tenantId };
+        return this.set(this.nodeId, room, userId, now.tenantId, now.connections);
+      },
+      () => undefined,
+    );
   }
 
   /** Drops the index entries of leaves older than LEAVES_INDEXED_MS whose room and user the node still has none of. */
