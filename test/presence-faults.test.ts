@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import type { PresenceEvent } from '../src/index.js';
@@ -59,6 +59,22 @@ class PersistentRedis {
     this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Two hub processes on a Redis Cluster of the test's own (three shards, a replica each), and a client of it; all gone after the test. */
+async function twoNodesOnCluster(t: TestContext, port: number, name: string) {
+  const cluster = new LocalRedisCluster(port, 1);
+  await cluster.start();
+  const prefix = `${name}-${randomUUID()}`;
+  const env = { REDIS_CLUSTER: cluster.nodes.map((node) => `${node.host}:${node.port}`).join(','), PREFIX: prefix };
+  const [a, b] = await Promise.all([startClusterNode(env), startClusterNode(env)]);
+  const admin = new Cluster(cluster.nodes);
+  t.after(async () => {
+    admin.disconnect();
+    await Promise.all([a.stop(), b.stop()]);
+    cluster.stop();
+  });
+  return { cluster, prefix, a, b, admin };
 }
 
 describe('presence under faults: after healing, every node says the truth', () => {
@@ -187,17 +203,7 @@ describe('presence under faults: after healing, every node says the truth', () =
   it('a failover that lost acknowledged writes: the promoted replica is written right, no ghost, nobody missing', {
     timeout: 120_000,
   }, async (t) => {
-    const cluster = new LocalRedisCluster(17331, 1);
-    await cluster.start();
-    const prefix = `presence-failover-${randomUUID()}`;
-    const env = { REDIS_CLUSTER: cluster.nodes.map((node) => `${node.host}:${node.port}`).join(','), PREFIX: prefix };
-    const [a, b] = await Promise.all([startClusterNode(env), startClusterNode(env)]);
-    const admin = new Cluster(cluster.nodes);
-    t.after(async () => {
-      admin.disconnect();
-      await Promise.all([a.stop(), b.stop()]);
-      cluster.stop();
-    });
+    const { cluster, prefix, a, b, admin } = await twoNodesOnCluster(t, 17331, 'presence-failover');
     const world = new World();
     await world.connect(a, 'ann', ['rf']);
     await world.connect(b, 'bob', ['rf']);
@@ -243,17 +249,7 @@ describe('presence under faults: after healing, every node says the truth', () =
 
 describe('presence on Redis Cluster: a node that dies while its index shard is down', () => {
   it('leaves no ghost: a share is written only once its index entry is in', { timeout: 120_000 }, async (t) => {
-    const cluster = new LocalRedisCluster(17341, 1);
-    await cluster.start();
-    const prefix = `presence-index-${randomUUID()}`;
-    const env = { REDIS_CLUSTER: cluster.nodes.map((node) => `${node.host}:${node.port}`).join(','), PREFIX: prefix };
-    const [a, b] = await Promise.all([startClusterNode(env), startClusterNode(env)]);
-    const admin = new Cluster(cluster.nodes);
-    t.after(async () => {
-      admin.disconnect();
-      await Promise.all([a.stop(), b.stop()]);
-      cluster.stop();
-    });
+    const { cluster, prefix, a, b, admin } = await twoNodesOnCluster(t, 17341, 'presence-index');
     const world = new World();
     await world.connect(a, 'ann', ['lobby']);
     const bea = await world.connect(b, 'bea', ['lobby']);
